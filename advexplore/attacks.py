@@ -62,7 +62,8 @@ def _check_batch(x, y, eps, name="eps"):
 
 
 def surrogate_attack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, xi=0.0,
-                     norm="l2", loss: Loss | None = None) -> torch.Tensor:
+                     norm="l2", loss: Loss | None = None,
+                     clip: tuple[float, float] | None = None) -> torch.Tensor:
     """The surrogate attack A_{ε,ξ}(f, x, y) of paper 002, §2.1 (ξ = 0: A_ε, eq. 1).
 
     With g = ∂l(f(x), y)/∂x per sample:
@@ -82,7 +83,10 @@ def surrogate_attack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, xi
         x: (n, ...) inputs; y: (n,) targets.
         eps: radius ε ≥ 0, a number or a (n,) tensor. xi: ξ ≥ 0.
         norm: "l2" or "linf".
-        loss: per-sample loss(output, y) -> (n,); default the squared loss.
+        loss: per-sample loss(output, y) -> (n,); default the squared loss. For classification
+            pass e.g. ``lambda out, y: F.cross_entropy(out, y, reduction="none")``.
+        clip: (low, high) valid input range (e.g. (0, 1) for images): δ is cut so that
+            x + δ stays inside; None for unbounded inputs (the theory's setting).
     Returns:
         δ with x's shape (detached); x + δ is the attacked batch.
     """
@@ -97,6 +101,19 @@ def surrogate_attack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, xi
         safe = torch.where(gn > 0, gn, torch.ones_like(gn))
         direction = torch.where(gn > 0, g / safe, torch.zeros_like(g))
         factor = gn / torch.sqrt(gn * gn + xi_t * xi_t) if xi_t > 0 else 1.0
-        return (eps * factor * direction).detach()
-    factor = g.abs() / (g.abs() + xi_t) if xi_t > 0 else 1.0
-    return (eps * factor * torch.sign(g)).detach()
+        delta = eps * factor * direction
+    else:
+        factor = g.abs() / (g.abs() + xi_t) if xi_t > 0 else 1.0
+        delta = eps * factor * torch.sign(g)
+    return clip_perturbation(x, delta, clip).detach()
+
+
+def clip_perturbation(x: torch.Tensor, delta: torch.Tensor,
+                      clip: tuple[float, float] | None) -> torch.Tensor:
+    """δ cut so that x + δ lies in [low, high] (no-op for clip=None)."""
+    if clip is None:
+        return delta
+    low, high = clip
+    if not low < high:
+        raise ValueError(f"clip must be (low, high) with low < high, got {clip!r}")
+    return (x + delta).clamp(low, high) - x
