@@ -4,7 +4,7 @@ of letting a NaN or a deep torch traceback escape."""
 from __future__ import annotations
 
 import math
-from numbers import Real
+from numbers import Integral, Real
 
 import torch
 
@@ -85,9 +85,10 @@ def check_cov(cov, d: int, dtype, device, name: str = "cov") -> torch.Tensor | N
 
 
 def check_positive_int(value, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int,)) and not (
-        isinstance(value, torch.Tensor) and value.dim() == 0 and not value.is_floating_point()
-    ):
+    """An integer (Python, numpy or 0-d integer tensor) >= minimum."""
+    if isinstance(value, torch.Tensor) and value.dim() == 0 and not value.is_floating_point():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, Integral):
         raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r}")
     value = int(value)
     if value < minimum:
