@@ -107,7 +107,8 @@ def _solve_l2(a0: np.ndarray, eps: np.ndarray, s2: float, S) -> np.ndarray:
     def path(kappa):  # kappa (B,) -> c (B, d) coordinates of θ(κ), ‖θ‖, s
         c = b / (lam + kappa[:, None])
         tn = np.sqrt((c * c).sum(-1))
-        s = np.sqrt((lam * (c - a) ** 2).sum(-1) + s2)
+        # θ(κ) − θ0 = −κa/(λ+κ) in the eigenbasis: no cancellation for small κ (σ² = 0 case)
+        s = np.sqrt((lam * (kappa[:, None] * a / (lam + kappa[:, None])) ** 2).sum(-1) + s2)
         return c, tn, s
 
     def stationarity(log_k, e):
