@@ -1,0 +1,148 @@
+"""Estimates of the inner maximum max_{‖δ‖≤ε} l(f(x+δ), y) that bracket PGD:
+an exhaustive search of the ε-ball for inputs of dimension ≤ 2 (≈ exact; a lower bound up to
+the grid), and a certified UPPER bound from a Lipschitz constant, (|f(x) − y| + ε·Lip(f))².
+
+Ordering that the tests check: PGD ≤ exhaustive search ≤ Lipschitz upper bound.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ._validate import check_nonnegative, check_norm, check_positive_int
+from .attacks import Loss, _check_batch, per_sample_loss, squared_loss
+
+
+def lipschitz_upper_bound(model: nn.Module, norm="l2") -> torch.Tensor:
+    """Lip(f) w.r.t. the attack norm, bounded by layer norms × Lip(φ) (see the model's
+    `lipschitz_bound`); also accepts a bare nn.Linear with one output (exact: ‖θ‖_*).
+    Differentiable in the weights (it is also the data-independent regulariser Ω)."""
+    norm = check_norm(norm)
+    if hasattr(model, "lipschitz_bound"):
+        return model.lipschitz_bound(norm)
+    if isinstance(model, nn.Linear) and model.out_features == 1:
+        w = model.weight[0]
+        return w.norm() if norm == "l2" else w.abs().sum()
+    raise TypeError(f"no Lipschitz bound known for {type(model).__name__}; use TwoLayerNet, MLP or "
+                    "nn.Linear(d, 1), or give the model a lipschitz_bound(norm) method")
+
+
+def certified_max_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, norm="l2") -> torch.Tensor:
+    """UPPER bound on max_{‖δ‖≤ε} (f(x+δ) − y)²: |f(x+δ) − y| ≤ |f(x) − y| + ε·Lip(f), so
+    (|f(x) − y| + ε·Lip)² ≥ max loss (squared loss, scalar output).
+
+    eps: a number -> (n,); a (k,) tensor of radii -> (k, n) (one bound per ε, no extra passes).
+    Exact for a linear model (Lip = ‖θ‖_*, the closed form of DESIGN.md §1)."""
+    eps_t = check_nonnegative(eps, "eps", dtype=x.dtype, device=x.device)
+    with torch.no_grad():
+        residual = (model(x).reshape(x.shape[0]) - y).abs()  # (n,)
+        lip = lipschitz_upper_bound(model, norm)
+    return (residual + eps_t.reshape(*eps_t.shape, 1) * lip) ** 2
+
+
+def _shell_directions(dim: int, points: int, norm: str, dtype, device) -> torch.Tensor:
+    """Points of the unit sphere of the norm: (m, dim). d = 1: ±1; d = 2: the circle
+    (L2) or the perimeter of the square [−1, 1]² (L∞, corners included)."""
+    if dim == 1:
+        return torch.tensor([[-1.0], [1.0]], dtype=dtype, device=device)
+    angles = torch.arange(points, dtype=dtype, device=device) * (2 * math.pi / points)
+    circle = torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)  # (m, 2)
+    if norm == "l2":
+        return circle
+    square = circle / circle.abs().amax(dim=1, keepdim=True)  # radial map onto the square
+    corners = torch.tensor([[1.0, 1.0], [-1.0, 1.0], [-1.0, -1.0], [1.0, -1.0]], dtype=dtype, device=device)
+    return torch.cat([square, corners])
+
+
+def exhaustive_max_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps_grid, norm="l2",
+                        shells_per_eps: int = 8, points_per_shell: int = 72,
+                        loss: Loss | None = None, chunk: int = 200_000):
+    """Dense search of the ε-ball for every ε of a grid at once (inputs of dimension d ≤ 2).
+
+    The ball of radius ε is the union of the spheres ("shells") of radius ρ ≤ ε, so the loss
+    is evaluated on shells ρ ∈ {0} ∪ (radii between consecutive grid values, each ε_k
+    included: the boundary is always searched), and max over ρ ≤ ε_k is a running maximum.
+    Cost: n × (1 + k·shells_per_eps) × points_per_shell forward evaluations, in chunks.
+
+    Args:
+        x: (n, d), d ∈ {1, 2}; y: (n,). eps_grid: (k,) non-decreasing radii ≥ 0 (or a number).
+        shells_per_eps: shells between consecutive grid values. points_per_shell: points on
+            each circle (L2) or square perimeter (L∞, +4 corners); d = 1 uses ±ρ.
+    Returns:
+        (best_loss (k, n), best_delta (k, n, d)). The max over a finite grid is a lower bound
+        on the true maximum that is tight up to the grid's resolution.
+    """
+    norm = check_norm(norm)
+    if x.dim() != 2 or x.shape[1] > 2:
+        raise ValueError(f"exhaustive search needs inputs of shape (n, d) with d ≤ 2, got {tuple(x.shape)}")
+    _check_batch(x, y, 0.0)
+    eps_grid = check_nonnegative(eps_grid, "eps_grid", dtype=x.dtype, device=x.device).reshape(-1)
+    if (eps_grid[1:] < eps_grid[:-1]).any():
+        raise ValueError("eps_grid must be non-decreasing")
+    shells_per_eps = check_positive_int(shells_per_eps, "shells_per_eps")
+    points_per_shell = check_positive_int(points_per_shell, "points_per_shell", minimum=3)
+    n, d = x.shape
+    lows = torch.cat([eps_grid.new_zeros(1), eps_grid[:-1]])
+    frac = torch.arange(1, shells_per_eps + 1, dtype=x.dtype, device=x.device) / shells_per_eps
+    radii = torch.cat([eps_grid.new_zeros(1), (lows[:, None] + frac * (eps_grid - lows)[:, None]).reshape(-1)])
+    grid_index = torch.arange(1, len(eps_grid) + 1, device=x.device) * shells_per_eps  # shell of ε_k
+    units = _shell_directions(d, points_per_shell, norm, x.dtype, x.device)  # (m, d)
+    offsets = (radii[:, None, None] * units[None]).reshape(-1, d)  # (S·m, d)
+    losses = _evaluate_offsets(model, x, y, offsets, loss, chunk)  # (n, S·m)
+    per_shell = losses.reshape(n, len(radii), len(units))  # (n, S, m)
+    shell_max, shell_arg = per_shell.max(dim=2)  # (n, S)
+    running, running_arg = _running_max(shell_max)  # (n, S)
+    best_loss = running[:, grid_index].T  # (k, n)
+    best_shell = running_arg[:, grid_index]  # (n, k)
+    best_point = torch.gather(shell_arg, 1, best_shell)  # (n, k)
+    best_delta = offsets.reshape(len(radii), len(units), d)[best_shell, best_point]  # (n, k, d)
+    return best_loss, best_delta.transpose(0, 1)
+
+
+def _running_max(values: torch.Tensor):
+    """Running max along dim 1 and the index where it was attained."""
+    running, arg = values.clone(), torch.zeros_like(values, dtype=torch.long)
+    arg[:, 0] = 0
+    for s in range(1, values.shape[1]):
+        take = values[:, s] > running[:, s - 1]
+        running[:, s] = torch.where(take, values[:, s], running[:, s - 1])
+        arg[:, s] = torch.where(take, torch.full_like(arg[:, s], s), arg[:, s - 1])
+    return running, arg
+
+
+def _evaluate_offsets(model, x, y, offsets, loss, chunk):
+    """l(f(x_i + o_j), y_i) for all i, j: (n, m), evaluated in chunks of ≤ chunk rows."""
+    n, m = x.shape[0], offsets.shape[0]
+    rows_per_chunk = max(1, chunk // m)
+    out = []
+    with torch.no_grad():
+        for start in range(0, n, rows_per_chunk):
+            xs, ys = x[start:start + rows_per_chunk], y[start:start + rows_per_chunk]
+            points = (xs[:, None, :] + offsets[None]).reshape(-1, x.shape[1])  # (b·m, d)
+            targets = ys.repeat_interleave(m)
+            out.append(per_sample_loss(model, points, targets, loss).reshape(len(xs), m))
+    return torch.cat(out)
+
+
+def exhaustive_attack_2d(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, norm="l2",
+                         shells: int = 16, points_per_shell: int = 180,
+                         loss: Loss | None = None) -> torch.Tensor:
+    """The best perturbation found by a dense search of the ε-ball (d ≤ 2), as an attack:
+    δ of shape (n, d), attack contract (model untouched, no gradients needed).
+
+    `shells` concentric spheres of radius ρ ∈ (0, ε] (ρ = ε included) × `points_per_shell`
+    points each, plus δ = 0. Use it to see how tight PGD is: loss(x + δ_exhaustive) ≥ PGD's
+    up to the grid resolution. Example:
+        >>> delta = exhaustive_attack_2d(net, x, y, eps=0.5)   # x of shape (n, 2)
+    """
+    eps_t = check_nonnegative(eps, "eps", dtype=x.dtype, device=x.device)
+    if eps_t.dim() != 0:
+        raise ValueError("eps must be a single number here (use exhaustive_max_loss for a grid)")
+    _, delta = exhaustive_max_loss(model, x, y, eps_t.reshape(1), norm, shells, points_per_shell, loss)
+    return delta[0].detach()
+
+
+__all__ = ["certified_max_loss", "exhaustive_attack_2d", "exhaustive_max_loss", "lipschitz_upper_bound",
+           "squared_loss"]

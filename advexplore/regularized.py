@@ -1,0 +1,153 @@
+"""Regularised risks that the linear identity suggests, and the adversarial gap (paper 000).
+
+For a linear model max_{‖z‖≤ε} (θᵀ(x+z) − y)² = (|r| + ε‖θ‖_*)² (DESIGN.md §1), so the
+adversarial risk IS a regularised risk. For a general f define
+
+    R_reg(f, ε) = (1/n) Σ_i (|f(x_i) − y_i| + ε Ω(f, x_i))²
+
+with Ω either
+  - "weight_norm"     (data-independent): the Lipschitz bound Π‖W_l‖·Lip(φ)^L of the model
+                      (‖θ‖_* for a linear model). Then R_reg is a certified UPPER bound;
+  - "input_gradient"  (weakly data-dependent): ‖∇_x f(x_i)‖_*, the dual norm of the local
+                      linearisation (L2 → ‖·‖₂, L∞ → ‖·‖₁).
+For linear f both equal the adversarial risk; for networks they part ways with it (paper 000).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+from ._validate import check_nonnegative, check_norm, check_positive_int
+from .attacks import _check_batch, squared_loss
+from .bounds import lipschitz_upper_bound
+from .cost import count_passes
+from .pgd import pgd_attack
+
+OMEGAS = ("weight_norm", "input_gradient")
+
+
+def _check_omega(omega) -> str:
+    if omega not in OMEGAS:
+        raise ValueError(f"omega must be one of {OMEGAS}, got {omega!r}")
+    return omega
+
+
+def _scalar_output(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    out = model(x)
+    if out.dim() == 2 and out.shape[1] == 1:
+        out = out[:, 0]
+    if out.shape != (x.shape[0],):
+        raise ValueError(f"regularised risks need a scalar-output model ((n,) or (n, 1)), got {tuple(out.shape)}")
+    return out
+
+
+def residual_and_omega(model: nn.Module, x: torch.Tensor, y: torch.Tensor, omega="weight_norm",
+                       norm="l2", create_graph: bool = False):
+    """(|f(x) − y| of shape (n,), Ω of shape () [weight_norm] or (n,) [input_gradient]).
+    create_graph=True keeps both differentiable in the parameters (for training)."""
+    omega, norm = _check_omega(omega), check_norm(norm)
+    _check_batch(x, y, 0.0)
+    with torch.enable_grad() if create_graph or omega == "input_gradient" else torch.no_grad():
+        if omega == "weight_norm":
+            f = _scalar_output(model, x)
+            return (f - y).abs(), lipschitz_upper_bound(model, norm)
+        xg = x.detach().requires_grad_(True)
+        f = _scalar_output(model, xg)
+        (grad_x,) = torch.autograd.grad(f.sum(), xg, create_graph=create_graph)  # (n, d) ∇_x f(x_i)
+        flat = grad_x.flatten(1)
+        dual = flat.norm(dim=1) if norm == "l2" else flat.abs().sum(dim=1)  # ‖∇_x f‖_*
+        if not create_graph:
+            f, dual = f.detach(), dual.detach()
+    return (f - y).abs(), dual
+
+
+def regularized_risk(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, omega="weight_norm",
+                     norm="l2", create_graph: bool = False) -> torch.Tensor:
+    """R_reg = mean_i (|f(x_i) − y_i| + ε Ω)² (module docstring; paper 000).
+
+    Args:
+        model: scalar-output nn.Module. x: (n, d); y: (n,). eps: a number or a (k,) tensor
+            (the whole curve over ε at the cost of one pass). omega: "weight_norm" |
+            "input_gradient". norm: attack norm "l2" | "linf".
+        create_graph: keep the graph (to train on R_reg).
+    Returns: () for a number ε, (k,) for a (k,) tensor.
+    Example:
+        >>> regularized_risk(net, x, y, torch.linspace(0, 1, 11), omega="input_gradient")
+    """
+    eps_t = check_nonnegative(eps, "eps", dtype=x.dtype, device=x.device)
+    if eps_t.dim() > 1:
+        raise ValueError("eps must be a number or a (k,) tensor")
+    residual, om = residual_and_omega(model, x, y, omega, norm, create_graph)
+    return ((residual + eps_t.reshape(*eps_t.shape, 1) * om) ** 2).mean(dim=-1)
+
+
+def standard_risk(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """mean_i (f(x_i) − y_i)², no attack."""
+    with torch.no_grad():
+        return squared_loss(_scalar_output(model, x), y).mean()
+
+
+def attacked_risk(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, norm="l2",
+                  attack: Callable | None = None, **attack_kwargs) -> torch.Tensor:
+    """Empirical adversarial risk mean_i l(f(x_i + δ_i), y_i) with δ from `attack`
+    (default pgd_attack, a LOWER bound on the true inner maximum).
+
+    eps: a number -> (); a (k,) tensor -> (k,): the batch is stacked k times with per-sample
+    radii so the whole curve costs one attack call. attack_kwargs go to the attack
+    (steps, restarts, xi, generator, …)."""
+    eps_t = check_nonnegative(eps, "eps", dtype=x.dtype, device=x.device)
+    if eps_t.dim() > 1:
+        raise ValueError("eps must be a number or a (k,) tensor")
+    attack = attack or pgd_attack
+    n = x.shape[0]
+    if eps_t.dim() == 0:
+        delta = attack(model, x, y, eps_t, norm=norm, **attack_kwargs)
+        with torch.no_grad():
+            return squared_loss(_scalar_output(model, x + delta), y).mean()
+    k = eps_t.shape[0]
+    xs, ys = x.repeat(k, *([1] * (x.dim() - 1))), y.repeat(k)  # (k·n, …)
+    delta = attack(model, xs, ys, eps_t.repeat_interleave(n), norm=norm, **attack_kwargs)
+    with torch.no_grad():
+        return squared_loss(_scalar_output(model, xs + delta), ys).reshape(k, n).mean(dim=1)
+
+
+def adversarial_gap(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, norm="l2",
+                    attack: Callable | None = None, **attack_kwargs) -> torch.Tensor:
+    """A_ε = adversarial risk − standard risk (paper 000), the adversarial risk from `attack`
+    (default PGD: a lower bound, so the gap is a lower bound too). Shape like `attacked_risk`."""
+    return attacked_risk(model, x, y, eps, norm, attack, **attack_kwargs) - standard_risk(model, x, y)
+
+
+def regularized_train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps, omega="weight_norm",
+                      norm="l2", lr: float, steps: int, optimizer: str = "adam",
+                      callback: Callable | None = None) -> dict:
+    """Train on R_reg (full batch) instead of the adversarial objective — the cheap stand-in.
+
+    Each step: one forward (and for omega="input_gradient" one create_graph input-gradient
+    pass, i.e. double backprop), one backward. For a linear model R_reg is exactly the
+    empirical adversarial risk, so this reaches the same θ* as adversarial training.
+
+    Args: eps ≥ 0; omega, norm as in regularized_risk; lr > 0; steps ≥ 1;
+        optimizer: "adam" | "sgd"; callback(step, model, loss) called after each step.
+    Returns: {"loss": [R_reg per step], "cost": TrainingCost.as_dict()}.
+    """
+    eps = float(check_nonnegative(eps, "eps"))
+    steps = check_positive_int(steps, "steps")
+    lr = float(check_nonnegative(lr, "lr"))
+    params = [p for p in model.parameters() if p.requires_grad]
+    if optimizer not in ("adam", "sgd"):
+        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
+    opt = (torch.optim.Adam if optimizer == "adam" else torch.optim.SGD)(params, lr=lr)
+    losses = []
+    with count_passes(model) as cost:
+        for step in range(steps):
+            opt.zero_grad(set_to_none=True)
+            value = regularized_risk(model, x, y, eps, omega, norm, create_graph=True)
+            value.backward()
+            opt.step()
+            losses.append(float(value))
+            if callback is not None:
+                callback(step, model, float(value))
+    return {"loss": losses, "cost": cost.as_dict()}
