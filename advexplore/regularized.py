@@ -147,7 +147,7 @@ def regularized_train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps
             value = regularized_risk(model, x, y, eps, omega, norm, create_graph=True)
             value.backward()
             opt.step()
-            losses.append(float(value))
+            losses.append(value.item())
             if callback is not None:
-                callback(step, model, float(value))
+                callback(step, model, losses[-1])
     return {"loss": losses, "cost": cost.as_dict()}
