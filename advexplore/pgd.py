@@ -46,8 +46,12 @@ def _ascent_direction(g: torch.Tensor, norm: str) -> torch.Tensor:
     return torch.where(gn > 0, g / gn.clamp_min(1e-30), torch.zeros_like(g))
 
 
-def _surrogate_shrink(g: torch.Tensor, xi: float, norm: str) -> torch.Tensor:
-    """The factor of A_{ε,ξ} (paper 002 §2.1): ‖g‖/√(‖g‖²+ξ²) (L2) or |g_i|/(|g_i|+ξ) (L∞)."""
+def surrogate_shrink(g: torch.Tensor, xi: float, norm="l2") -> torch.Tensor:
+    """The factor of A_{ε,ξ} (paper 002 §2.1): ‖g‖/√(‖g‖²+ξ²) (L2, shape (n, 1, …)) or
+    |g_i|/(|g_i|+ξ) (L∞, g's shape); g = ∂l/∂x at the clean x. ξ = 0 gives 1 (0 where g = 0)."""
+    norm = check_norm(norm)
+    if xi == 0:
+        return torch.ones_like(g) if norm == "linf" else torch.ones_like(_per_sample_norm(g))
     if norm == "linf":
         return g.abs() / (g.abs() + xi)
     gn = _per_sample_norm(g)
@@ -125,5 +129,5 @@ def pgd_attack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, norm="l2
             delta = clip_perturbation(x, delta, clip)
     if xi > 0:
         g0 = input_gradient(model, x, y, loss).to(x.dtype)
-        best_delta = clip_perturbation(x, _surrogate_shrink(g0, xi, norm) * best_delta, clip)
+        best_delta = clip_perturbation(x, surrogate_shrink(g0, xi, norm) * best_delta, clip)
     return best_delta.detach()

@@ -1,0 +1,190 @@
+"""Computations behind the adversarial-vs-regularised explorer (notebook 06; paper 000).
+
+For one fitted model and a grid of ε it computes, at the cost of a few batched passes:
+the standard risk, the PGD adversarial risk (LOWER bound), the exhaustive-search risk
+(inputs of dimension ≤ 2, ≈ exact), the two regularised risks (weight-norm Ω = certified
+UPPER bound; input-gradient Ω = local linearisation) and the gaps. ξ only rescales the
+cached PGD perturbations (surrogate attack), so a ξ move costs one forward pass.
+No plotting here: advexplore.plots.explorer draws, advexplore.widgets.explorer wires sliders.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from .attacks import input_gradient, squared_loss
+from .bounds import exhaustive_max_loss
+from .data import gaussian_data
+from .models import MLP, linear_model
+from .pgd import pgd_attack, surrogate_shrink
+from .regularized import regularized_risk
+
+
+@dataclass
+class ExplorerConfig:
+    """Literals of one explorer session (logged with every result)."""
+    eps_max: float = 2.0
+    n_eps: int = 11            # ε grid linspace(0, eps_max, n_eps); the ε slider moves on it
+    norm: str = "l2"
+    sigma2: float = 1.0        # noise of y = θ0ᵀx + e, θ0 = (1, …, 1) (DESIGN.md §1)
+    fit_steps: int = 80        # Adam steps of the standard fit of the current model
+    fit_lr: float = 0.02
+    pgd_steps: int = 8
+    pgd_restarts: int = 1      # restart 1 starts at δ = 0 (an FGM step), the others at random
+    n_exhaustive: int = 50     # samples searched exhaustively (d ≤ 2)
+    shells_per_eps: int = 2
+    points_per_shell: int = 24
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def explorer_data(n: int, d: int, seed: int = 0, sigma2: float = 1.0):
+    """(x (n, d), y (n,)) from eq. 4 with θ0 = 1, Σ = I, float32; v² = d + σ²."""
+    gen = torch.Generator().manual_seed(seed)
+    return gaussian_data(n, torch.ones(d), sigma2, generator=gen, dtype=torch.float32)
+
+
+def explorer_model(d: int, width: int, depth: int, activation: str = "relu", seed: int = 0) -> nn.Module:
+    """MLP with `depth` hidden layers of `width` units; depth 0 is the linear model θᵀx."""
+    torch.manual_seed(seed)  # nn.Linear's default initialisation draws from the global RNG
+    return linear_model(d) if depth == 0 else MLP(d, width, depth, activation)
+
+
+def fit_standard(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int = 80,
+                 lr: float = 0.02) -> list[float]:
+    """Full-batch Adam on the standard squared loss; returns the loss per step."""
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(steps):
+        opt.zero_grad(set_to_none=True)
+        loss = squared_loss(model(x), y).mean()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses
+
+
+def risk_curves(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps_grid: torch.Tensor,
+                config: ExplorerConfig, generator: torch.Generator | None = None) -> dict:
+    """All risks of `model` on (x, y) over the ε grid, each a (k,) tensor, plus the cached
+    PGD perturbations `delta` (k, n, d) and clean input gradients `g0` (n, d) for ξ.
+
+    Keys: standard, pgd (LOWER bound), exhaustive (≈ exact, d ≤ 2 on the first
+    n_exhaustive samples, else None) with pgd_subset (PGD on the same samples),
+    weight_norm (certified UPPER bound), input_gradient, and the gaps
+    adversarial_gap = pgd − standard, weight_norm_gap, input_gradient_gap (R_reg − standard).
+    """
+    k, (n, d) = len(eps_grid), x.shape
+    xs, ys = x.repeat(k, 1), y.repeat(k)  # (k·n, d): the whole ε curve in one PGD call
+    delta = pgd_attack(model, xs, ys, eps_grid.repeat_interleave(n), norm=config.norm,
+                       steps=config.pgd_steps, restarts=config.pgd_restarts, random_start=False,
+                       generator=generator)
+    with torch.no_grad():
+        standard = squared_loss(model(x), y).mean()
+        pgd_losses = squared_loss(model(xs + delta), ys).reshape(k, n)  # (k, n)
+    out = {
+        "standard": standard.expand(k).clone(),
+        "pgd": pgd_losses.mean(dim=1),
+        "weight_norm": regularized_risk(model, x, y, eps_grid, "weight_norm", config.norm),
+        "input_gradient": regularized_risk(model, x, y, eps_grid, "input_gradient", config.norm),
+        "delta": delta.reshape(k, n, d),
+        "g0": input_gradient(model, x, y),
+        "exhaustive": None,
+        "pgd_subset": None,
+    }
+    if d <= 2:
+        m = min(n, config.n_exhaustive)
+        exhaustive, _ = exhaustive_max_loss(model, x[:m], y[:m], eps_grid, config.norm,
+                                            config.shells_per_eps, config.points_per_shell)
+        out["exhaustive"] = exhaustive.mean(dim=1)
+        out["pgd_subset"] = pgd_losses[:, :m].mean(dim=1)
+    out["adversarial_gap"] = out["pgd"] - out["standard"]
+    out["weight_norm_gap"] = out["weight_norm"] - out["standard"]
+    out["input_gradient_gap"] = out["input_gradient"] - out["standard"]
+    return out
+
+
+def surrogate_curve(model: nn.Module, x: torch.Tensor, y: torch.Tensor, curves: dict, xi: float,
+                    norm: str = "l2") -> torch.Tensor:
+    """Surrogate adversarial risk R_ξ over the ε grid: the cached PGD δ shrunk by the
+    A_{ε,ξ} factor of the clean gradient (paper 002 §2.1). One forward pass; (k,)."""
+    delta = curves["delta"]  # (k, n, d)
+    shrink = surrogate_shrink(curves["g0"], float(xi), norm)  # (n, 1) or (n, d)
+    with torch.no_grad():
+        attacked = model((x[None] + shrink[None] * delta).reshape(-1, x.shape[1]))
+        return squared_loss(attacked, y.repeat(delta.shape[0])).reshape(delta.shape[:2]).mean(dim=1)
+
+
+def decision_grid(model: nn.Module, x: torch.Tensor, resolution: int = 60, margin: float = 0.5):
+    """f on a resolution² grid covering the 2-D data: (u (r,), v (r,), f (r, r)) for heatmaps."""
+    lo, hi = x.min(dim=0).values - margin, x.max(dim=0).values + margin
+    u = torch.linspace(float(lo[0]), float(hi[0]), resolution)
+    v = torch.linspace(float(lo[1]), float(hi[1]), resolution)
+    grid = torch.stack(torch.meshgrid(u, v, indexing="xy"), dim=-1).reshape(-1, 2)  # (r², 2)
+    with torch.no_grad():
+        f = model(grid).reshape(resolution, resolution)  # rows: v, columns: u
+    return u, v, f
+
+
+def _evaluate(model, x_test, y_test, eps, config, generator) -> dict:
+    with torch.no_grad():
+        standard = squared_loss(model(x_test), y_test).mean().item()
+    delta = pgd_attack(model, x_test, y_test, eps, norm=config.norm, steps=max(config.pgd_steps, 10),
+                       restarts=2, random_start=False, generator=generator)
+    with torch.no_grad():
+        adversarial = squared_loss(model(x_test + delta), y_test).mean().item()
+    return {"test_standard_risk": standard, "test_adversarial_risk": adversarial}
+
+
+def compare_training(make_model, x, y, x_test, y_test, *, eps: float, xi: float = 0.0,
+                     omega: str = "input_gradient", lr: float = 0.05, steps: int = 100,
+                     attack_steps: int = 5, config: ExplorerConfig | None = None, seed: int = 0,
+                     progress=None) -> dict:
+    """Train three copies of `make_model()` from the same initialisation with full-batch GD —
+    standard (ε = 0), adversarial (Algorithm 1 with a PGD inner loop, via
+    advexplore.training.adversarial_train) and regularised (advexplore.regularized.
+    regularized_train with Ω = `omega`) — and report, for each, the cost (forward and
+    backward passes counted on the model, wall time) and the test risks (standard, and PGD
+    adversarial = a LOWER bound). For a linear model the regularised objective IS the
+    adversarial one, so both runs land on the same θ; for networks they part ways.
+
+    progress: optional callable(fraction_done, label) for a progress bar.
+    Returns {"standard"|"adversarial"|"regularized": {"cost": {...}, test risks, "theta"
+    (linear models only)}}.
+    """
+    from functools import partial
+
+    from .cost import count_passes
+    from .regularized import regularized_train
+    from .training import adversarial_train  # issue 4's Algorithm 1
+
+    config = config or ExplorerConfig()
+    template = make_model()
+    runs = {}
+    attack = partial(pgd_attack, steps=attack_steps, random_start=False)
+    plan = [("standard", 0.0), ("adversarial", eps), ("regularized", eps)]
+    for i, (name, run_eps) in enumerate(plan):
+        if progress is not None:
+            progress(i / len(plan), f"training: {name}")
+        model = make_model()
+        model.load_state_dict(template.state_dict())
+        if name == "regularized":
+            history = regularized_train(model, x, y, eps=run_eps, omega=omega, norm=config.norm, lr=lr,
+                                        steps=steps, optimizer="sgd")
+            cost = history["cost"]
+        else:
+            with count_passes(model) as counted:
+                adversarial_train(model, x, y, eps=run_eps, xi=xi, norm=config.norm, lr=lr, steps=steps,
+                                  attack=attack)
+            cost = counted.as_dict()
+        result = {"cost": cost, **_evaluate(model, x_test, y_test, eps, config,
+                                            torch.Generator().manual_seed(seed))}
+        if isinstance(model, MLP) and model.depth == 0:
+            result["theta"] = model.layers[0].weight.detach()[0].clone()
+        runs[name] = result
+    if progress is not None:
+        progress(1.0, "done")
+    return runs

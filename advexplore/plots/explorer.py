@@ -1,0 +1,134 @@
+"""Figures of the adversarial-vs-regularised explorer (notebook 06). Each function takes
+computed tensors (advexplore.explorer) and returns a plotly figure; nothing is computed here.
+
+Bounds are named in every legend: attack-based risks (PGD) are LOWER bounds on the
+adversarial risk, the weight-norm regularised risk is a certified UPPER bound."""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .style import PALETTE, apply_style
+
+# (key in the curves dict, legend label, colour, dash) — order = trace order of the risk panel
+RISK_TRACES = [
+    ("standard", "standard risk (no attack)", "#7f7f7f", "dot"),
+    ("pgd", "adversarial risk, PGD — LOWER bound", PALETTE[1], "solid"),
+    ("surrogate", "surrogate risk R_ξ (PGD shrunk by ξ) — lower bound", PALETTE[4], "dashdot"),
+    ("weight_norm", "regularised, Ω = weight norm (Lipschitz) — certified UPPER bound", PALETTE[0], "dash"),
+    ("input_gradient", "regularised, Ω = ‖∇ₓf(x)‖_* (weakly data-dependent)", PALETTE[2], "longdash"),
+]
+GAP_TRACES = [
+    ("adversarial_gap", "adversarial gap A_ε (PGD − standard) — LOWER bound", PALETTE[1], "solid"),
+    ("weight_norm_gap", "weight-norm R_reg − standard", PALETTE[0], "dash"),
+    ("input_gradient_gap", "input-gradient R_reg − standard", PALETTE[2], "longdash"),
+]
+TIGHTNESS_TRACES = [
+    ("pgd_subset", "PGD (searched samples) — LOWER bound", PALETTE[1], "solid"),
+    ("exhaustive", "exhaustive search of the ε-ball (≈ exact)", PALETTE[7], "dot"),
+]
+
+
+def _np(values):
+    if values is None:
+        return None
+    return values.detach().cpu().numpy() if hasattr(values, "detach") else np.asarray(values)
+
+
+def curve_values(curves: dict, surrogate=None) -> dict:
+    """The y arrays of every trace of `risk_curves_figure`, by key (None where not computed)."""
+    values = {key: _np(curves.get(key)) for key, *_ in RISK_TRACES + GAP_TRACES + TIGHTNESS_TRACES}
+    values["surrogate"] = _np(surrogate)
+    return values
+
+
+def risk_curves_figure(eps_grid, curves: dict, surrogate=None, eps_now: float | None = None,
+                       xi: float = 0.0, title: str | None = None, log_y: bool = True) -> go.Figure:
+    """Three panels over ε: the risks, their gaps over the standard risk, and (d ≤ 2) how
+    tight PGD is against the exhaustive search. A vertical line marks the current ε.
+    Trace names are the keys of RISK_TRACES/GAP_TRACES/TIGHTNESS_TRACES (meta), so a widget
+    can update them in place with `curve_values`."""
+    eps = _np(eps_grid)
+    values = curve_values(curves, surrogate)
+    fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.07,
+                        subplot_titles=("risks over ε", "gap over the standard risk",
+                                        "how tight is PGD? (d ≤ 2)"))
+    for col, spec in ((1, RISK_TRACES), (2, GAP_TRACES), (3, TIGHTNESS_TRACES)):
+        for key, label, colour, dash in spec:
+            y = values[key]
+            fig.add_trace(go.Scatter(x=eps, y=y if y is not None else [None] * len(eps), name=label,
+                                     meta=key, mode="lines+markers", marker=dict(size=5),
+                                     line=dict(color=colour, dash=dash), legendgroup=key,
+                                     showlegend=col != 3 or key == "exhaustive"), row=1, col=col)
+    for col in (1, 2, 3):
+        fig.update_xaxes(title_text="attack radius ε", row=1, col=col)
+    fig.update_yaxes(title_text="mean squared loss", type="log" if log_y else "linear", row=1, col=1)
+    fig.update_yaxes(title_text="risk − standard risk", type="log" if log_y else "linear", row=1, col=2)
+    fig.update_yaxes(title_text="mean squared loss", row=1, col=3)
+    set_eps_marker(fig, eps_now)
+    apply_style(fig, title or f"Adversarial vs regularised risk (ξ = {xi:g})", height=470)
+    fig.update_layout(legend=dict(y=-0.25, yanchor="top", orientation="h"), margin=dict(b=150))
+    return fig
+
+
+def set_eps_marker(fig: go.Figure, eps_now: float | None) -> None:
+    """A vertical dotted line at the current ε in every panel: three layout shapes, created on
+    the first call and moved afterwards (cheap inside a FigureWidget's batch_update)."""
+    x = float(eps_now) if eps_now is not None else None
+    if len(fig.layout.shapes) != 3:
+        fig.layout.shapes = [dict(type="line", xref=f"x{i or ''}", yref=f"y{i or ''} domain", x0=x, x1=x,
+                                  y0=0, y1=1, line=dict(color="#444", dash="dot", width=1),
+                                  visible=x is not None) for i in (0, 2, 3)]
+        return
+    for shape in fig.layout.shapes:
+        shape.x0 = shape.x1 = x
+        shape.visible = x is not None
+
+
+def decision_figure(u, v, f, x, delta, eps: float, y=None, max_arrows: int = 40) -> go.Figure:
+    """2-D data: heatmap of the model's output f(x), the data, and the PGD attack
+    x → x + δ as arrows for the first `max_arrows` points."""
+    x, delta = _np(x), _np(delta)
+    fig = go.Figure(go.Heatmap(x=_np(u), y=_np(v), z=_np(f), colorscale="RdBu", reversescale=True,
+                               colorbar=dict(title="f(x)"), name="f(x)", meta="surface"))
+    fig.add_trace(go.Scatter(x=x[:, 0], y=x[:, 1], mode="markers", name="data",
+                             marker=dict(size=5, color="#222", opacity=0.6), meta="data"))
+    m = min(max_arrows, len(x))
+    arrows_x, arrows_y = _arrow_segments(x[:m], delta[:m])
+    fig.add_trace(go.Scatter(x=arrows_x, y=arrows_y, mode="lines", name="PGD attack x → x + δ",
+                             line=dict(color=PALETTE[4], width=2), meta="arrows"))
+    fig.add_trace(go.Scatter(x=x[:m, 0] + delta[:m, 0], y=x[:m, 1] + delta[:m, 1], mode="markers",
+                             name="attacked point", marker=dict(size=6, color=PALETTE[4], symbol="x"),
+                             meta="heads"))
+    fig.update_xaxes(title_text="x₁")
+    fig.update_yaxes(title_text="x₂", scaleanchor="x", scaleratio=1)
+    return apply_style(fig, f"Model output f(x) and PGD attack directions at ε = {eps:g}", height=430)
+
+
+def _arrow_segments(x, delta):
+    """Line segments (x, x + δ) joined by None breaks, for one Scatter trace."""
+    xs, ys = [], []
+    for p, d in zip(x, delta):
+        xs += [p[0], p[0] + d[0], None]
+        ys += [p[1], p[1] + d[1], None]
+    return xs, ys
+
+
+def training_comparison_figure(runs: dict, title: str | None = None) -> go.Figure:
+    """Cost and result side by side for standard / adversarial / regularised training
+    (paper 000): passes through the model and seconds; test standard and adversarial risk."""
+    names = list(runs)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("cost of training", "test risk (lower is better)"))
+    passes = [runs[n]["cost"]["passes"] for n in names]
+    seconds = [runs[n]["cost"]["seconds"] for n in names]
+    fig.add_trace(go.Bar(x=names, y=passes, name="forward + backward passes", marker_color=PALETTE[0],
+                         text=[f"{s:.2f} s" for s in seconds], textposition="outside"), row=1, col=1)
+    fig.add_trace(go.Bar(x=names, y=[runs[n]["test_standard_risk"] for n in names], name="standard risk",
+                         marker_color="#7f7f7f"), row=1, col=2)
+    fig.add_trace(go.Bar(x=names, y=[runs[n]["test_adversarial_risk"] for n in names],
+                         name="adversarial risk (PGD, LOWER bound)", marker_color=PALETTE[1]), row=1, col=2)
+    fig.update_yaxes(title_text="passes (labels: wall time)", row=1, col=1)
+    fig.update_yaxes(title_text="mean squared loss on test data", row=1, col=2)
+    fig.update_layout(barmode="group")
+    return apply_style(fig, title or "What a regulariser saves, and where it lands", height=420)
