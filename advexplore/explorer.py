@@ -29,11 +29,11 @@ class ExplorerConfig:
     n_eps: int = 11            # ε grid linspace(0, eps_max, n_eps); the ε slider moves on it
     norm: str = "l2"
     sigma2: float = 1.0        # noise of y = θ0ᵀx + e, θ0 = (1, …, 1) (DESIGN.md §1)
-    fit_steps: int = 80        # Adam steps of the standard fit of the current model
-    fit_lr: float = 0.02
-    pgd_steps: int = 8
+    fit_steps: int = 60        # Adam steps of the standard fit of the current model
+    fit_lr: float = 0.03
+    pgd_steps: int = 6
     pgd_restarts: int = 1      # restart 1 starts at δ = 0 (an FGM step), the others at random
-    n_exhaustive: int = 50     # samples searched exhaustively (d ≤ 2)
+    n_exhaustive: int = 40     # samples searched exhaustively (d ≤ 2)
     shells_per_eps: int = 2
     points_per_shell: int = 24
 

@@ -50,16 +50,22 @@ class MLP(nn.Module):
         norm = check_norm(norm)
         weights = [layer.weight for layer in self.layers]
         if norm == "l2":
-            first = torch.linalg.matrix_norm(weights[0], ord=2)
+            first = _spectral_norm(weights[0])
         else:
             first = weights[0].abs().sum(dim=1).square().sum().sqrt()  # rows' ℓ1 norms, then ℓ2
         bound = first
         for w in weights[1:]:
-            bound = bound * torch.linalg.matrix_norm(w, ord=2)
+            bound = bound * _spectral_norm(w)
         return bound * ACTIVATIONS[self.activation][1] ** self.depth
 
     def extra_repr(self) -> str:
         return f"d={self.d}, width={self.width}, depth={self.depth}, activation={self.activation!r}"
+
+
+def _spectral_norm(w: torch.Tensor) -> torch.Tensor:
+    """‖W‖_op; for a single row the vector norm (same value, and subgradient 0 at W = 0, where
+    the SVD-based gradient would pick an arbitrary direction)."""
+    return w[0].norm() if w.shape[0] == 1 else torch.linalg.matrix_norm(w, ord=2)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -89,6 +89,14 @@ class AdversarialExplorer:
                                                           entry["curves"], self.xi, self.config.norm)
         return entry["surrogate"][self.xi]
 
+    def curves(self) -> dict:
+        """Every curve of the current model over the ε grid as lists (None where not computed),
+        with the grid itself under "eps" and the surrogate curve for the current ξ."""
+        entry = self._entry()
+        out = {k: (None if v is None else v.tolist()) for k, v in curve_values(entry["curves"], self._surrogate(entry)).items()}
+        out["eps"] = self.eps_grid.tolist()
+        return out
+
     def current(self) -> dict:
         """The numbers at the current ε for the current model (floats), e.g. for the notebook's asserts."""
         entry, i = self._entry(), self.eps_index
