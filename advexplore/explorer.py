@@ -152,8 +152,9 @@ def compare_training(make_model, x, y, x_test, y_test, *, eps: float, xi: float 
     adversarial one, so both runs land on the same θ; for networks they part ways.
 
     progress: optional callable(fraction_done, label) for a progress bar.
-    Returns {"standard"|"adversarial"|"regularized": {"cost": {...}, test risks, "theta"
-    (linear models only)}}.
+    Returns {"standard"|"adversarial"|"regularized": {"cost": {...}, test risks,
+    "test_predictions", "theta" (linear models only)}}; runs["regularized"]
+    ["distance_to_adversarial"] = RMS of f_adv − f_reg on the test data (0 for linear models).
     """
     from functools import partial
 
@@ -171,7 +172,7 @@ def compare_training(make_model, x, y, x_test, y_test, *, eps: float, xi: float 
             progress(i / len(plan), f"training: {name}")
         model = make_model()
         model.load_state_dict(template.state_dict())
-        if name == "regularized":
+        if name != "adversarial":  # standard = regularised training at ε = 0
             history = regularized_train(model, x, y, eps=run_eps, omega=omega, norm=config.norm, lr=lr,
                                         steps=steps, optimizer="sgd")
             cost = history["cost"]
@@ -182,9 +183,14 @@ def compare_training(make_model, x, y, x_test, y_test, *, eps: float, xi: float 
             cost = counted.as_dict()
         result = {"cost": cost, **_evaluate(model, x_test, y_test, eps, config,
                                             torch.Generator().manual_seed(seed))}
+        with torch.no_grad():
+            result["test_predictions"] = model(x_test).detach()
         if isinstance(model, MLP) and model.depth == 0:
             result["theta"] = model.layers[0].weight.detach()[0].clone()
         runs[name] = result
+    # where the regulariser lands: RMS distance between the two trained functions on test data
+    difference = runs["adversarial"]["test_predictions"] - runs["regularized"]["test_predictions"]
+    runs["regularized"]["distance_to_adversarial"] = difference.square().mean().sqrt().item()
     if progress is not None:
         progress(1.0, "done")
     return runs

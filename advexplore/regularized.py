@@ -129,6 +129,8 @@ def regularized_train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps
     pass, i.e. double backprop), one backward. For a linear model R_reg is exactly the
     empirical adversarial risk, so this reaches the same θ* as adversarial training.
 
+    With eps = 0 this is plain standard training (the Ω pass is skipped).
+
     Args: eps ≥ 0; omega, norm as in regularized_risk; lr > 0; steps ≥ 1;
         optimizer: "adam" | "sgd"; callback(step, model, loss) called after each step.
     Returns: {"loss": [R_reg per step], "cost": TrainingCost.as_dict()}.
@@ -144,7 +146,10 @@ def regularized_train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps
     with count_passes(model) as cost:
         for step in range(steps):
             opt.zero_grad(set_to_none=True)
-            value = regularized_risk(model, x, y, eps, omega, norm, create_graph=True)
+            if eps == 0:  # standard training: no Ω pass at all
+                value = squared_loss(_scalar_output(model, x), y).mean()
+            else:
+                value = regularized_risk(model, x, y, eps, omega, norm, create_graph=True)
             value.backward()
             opt.step()
             losses.append(value.item())
