@@ -1,0 +1,71 @@
+"""Robust training loss vs width (paper 001, Zhang et al.: over-parameterised adversarial
+training converges to a robust net; robust interpolation needs more width than standard
+interpolation). Used by notebooks/08_width_and_robust_training.
+
+A one-hidden-layer network MLP(d, width, 1) is trained by Algorithm 1 with a PGD inner loop
+(ε = 0: standard training) on a small noisy sample of eq. 4, and its robust TRAINING loss
+(1/n) Σ max_{‖δ‖≤ε} (f(x_i+δ) − y_i)² is measured by PGD with restarts (a LOWER bound) and
+bounded above by the Lipschitz certificate.
+"""
+from __future__ import annotations
+
+from functools import partial
+
+import torch
+
+from .attacks import squared_loss
+from .bounds import certified_max_loss
+from .data import gaussian_data
+from .models import MLP
+from .pgd import pgd_attack
+
+
+def robust_training_loss(model, x, y, eps: float, generator=None) -> float:
+    """PGD (20 steps, 3 restarts, first from δ = 0) estimate of the robust training loss (LOWER bound)."""
+    if eps == 0:
+        with torch.no_grad():
+            return squared_loss(model(x), y).mean().item()
+    delta = pgd_attack(model, x, y, eps, steps=20, restarts=3, random_start=False, generator=generator)
+    with torch.no_grad():
+        return squared_loss(model(x + delta), y).mean().item()
+
+
+def width_run(width: int, eps: float, *, n: int = 40, d: int = 5, activation: str = "relu",
+              lr: float = 0.05, steps: int = 1500, attack_steps: int = 5, seed: int = 0) -> dict:
+    """Train MLP(d, width, depth=1) by adversarial_train (PGD attack; ε = 0: standard) and report
+    the final robust training loss (PGD lower bound) and the certified upper bound."""
+    from .training import adversarial_train  # issue 4's Algorithm 1
+
+    gen = torch.Generator().manual_seed(seed)
+    x, y = gaussian_data(n, torch.ones(d), generator=gen, dtype=torch.float32)
+    torch.manual_seed(seed)  # nn.Linear initialisation
+    model = MLP(d, width, depth=1, activation=activation)
+    attack = partial(pgd_attack, steps=attack_steps, random_start=False)
+    adversarial_train(model, x, y, eps=eps, lr=lr, steps=steps, attack=attack)
+    return {"width": width, "eps": eps,
+            "robust_train_loss": robust_training_loss(model, x, y, eps, gen),
+            "certified_upper": certified_max_loss(model, x, y, eps).mean().item(),
+            "variance_of_y": y.var().item()}
+
+
+def width_sweep(widths, eps_values, progress=None, **kwargs) -> dict:
+    """width_run for every width × ε; {"loss": {ε: [per width]}, "upper": {...}, "widths", "eps_values"}."""
+    loss, upper = {}, {}
+    for eps in eps_values:
+        loss[eps], upper[eps] = [], []
+        for width in widths:
+            run = width_run(width, eps, **kwargs)
+            loss[eps].append(run["robust_train_loss"])
+            upper[eps].append(run["certified_upper"])
+            if progress is not None:
+                progress.update(1)
+    return {"loss": loss, "upper": upper, "widths": list(widths), "eps_values": list(eps_values),
+            "variance_of_y": run["variance_of_y"]}
+
+
+def interpolation_width(widths, losses, threshold: float):
+    """Smallest width whose training loss is ≤ threshold (None if none is)."""
+    for width, value in zip(widths, losses):
+        if value <= threshold:
+            return width
+    return None
