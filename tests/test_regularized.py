@@ -123,3 +123,26 @@ def test_bad_arguments():
         regularized_risk(model, x, y, -0.1)
     with pytest.raises(ValueError, match="optimizer"):
         regularized_train(model, x, y, eps=0.1, lr=0.1, steps=1, optimizer="lbfgs")
+
+
+def test_explorer_widget_updates_headless():
+    from advexplore.explorer import ExplorerConfig
+    from advexplore.widgets.explorer import build_explorer
+
+    explorer = build_explorer(eps=0.4, width=16, depth=1, n=60, d=2,
+                              config=ExplorerConfig(fit_steps=10, n_exhaustive=10))
+    by_key = lambda: {t.meta: [float(v) for v in t.y] for t in explorer.figure.data  # noqa: E731
+                      if t.meta and t.y is not None and t.y[0] is not None}
+    before = by_key()
+    explorer.update(eps=1.0)  # ε only moves the marker
+    assert all(shape.x0 == pytest.approx(1.0) for shape in explorer.figure.layout.shapes)
+    assert by_key()["pgd"] == before["pgd"]
+    explorer.update(xi=0.5)  # ξ shrinks the attack: the surrogate curve moves off the PGD curve
+    assert by_key()["surrogate"] != by_key()["pgd"]
+    explorer.update(depth=0)  # linear: every regularised risk is the adversarial risk
+    curves = explorer.curves()
+    for key in ("weight_norm", "input_gradient"):
+        torch.testing.assert_close(torch.tensor(curves[key]), torch.tensor(curves["pgd"]), rtol=1e-4, atol=1e-5)
+    assert by_key()["pgd"] == pytest.approx(curves["pgd"])
+    with pytest.raises(ValueError, match="unknown explorer values"):
+        explorer.update(lambda_=1.0)
