@@ -14,11 +14,24 @@ from .linear_risk import (
     surrogate_risk,
 )
 from .robust_optimum import robust_optimum, robust_threshold
+from .bounds import certified_max_loss, exhaustive_attack_2d, lipschitz_upper_bound
+from .models import MLP, TwoLayerNet
+from .pgd import pgd_attack
+from .regularized import adversarial_gap, regularized_risk, regularized_train
 
 __version__ = "0.1.0"
 
 __all__ = [
     "C0",
+    "MLP",
+    "TwoLayerNet",
+    "adversarial_gap",
+    "certified_max_loss",
+    "exhaustive_attack_2d",
+    "lipschitz_upper_bound",
+    "pgd_attack",
+    "regularized_risk",
+    "regularized_train",
     "adversarial_risk",
     "dimensional_effect",
     "dual_norm",
