@@ -19,13 +19,15 @@ def _per_sample_norm(t: torch.Tensor) -> torch.Tensor:
 
 
 def _random_start(x: torch.Tensor, eps: torch.Tensor, norm: str, generator) -> torch.Tensor:
-    """A point drawn uniformly from the ε-ball (L2: direction ~ N(0, I)/‖·‖, radius ε·U^{1/D})."""
-    noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device="cpu").to(x.device)
+    """A point drawn uniformly from the ε-ball (L2: direction ~ N(0, I)/‖·‖, radius ε·U^{1/D}).
+    Drawn on the generator's device (a CPU generator also serves CUDA inputs), then moved."""
+    where = dict(generator=generator, dtype=x.dtype, device=generator.device if generator is not None else x.device)
     if norm == "linf":
-        u = torch.rand(x.shape, generator=generator, dtype=x.dtype, device="cpu").to(x.device)
+        u = torch.rand(x.shape, **where).to(x.device)
         return eps * (2 * u - 1)
+    noise = torch.randn(x.shape, **where).to(x.device)
     dim = x[0].numel()
-    u = torch.rand(x.shape[0], generator=generator, dtype=x.dtype, device="cpu").to(x.device)
+    u = torch.rand(x.shape[0], **where).to(x.device)
     radius = u.pow(1.0 / dim).reshape(-1, *([1] * (x.dim() - 1)))
     return eps * radius * noise / _per_sample_norm(noise).clamp_min(1e-30)
 
