@@ -57,19 +57,49 @@ def risk_curves_figure(eps_grid, curves: dict, surrogate=None, eps_now: float | 
     for col, spec in ((1, RISK_TRACES), (2, GAP_TRACES), (3, TIGHTNESS_TRACES)):
         for key, label, colour, dash in spec:
             y = values[key]
+            if key == "weight_norm":
+                label = weight_norm_label(values)
             fig.add_trace(go.Scatter(x=eps, y=y if y is not None else [None] * len(eps), name=label,
                                      meta=key, mode="lines+markers", marker=dict(size=5),
                                      line=dict(color=colour, dash=dash), legendgroup=key,
                                      showlegend=col != 3 or key == "exhaustive"), row=1, col=col)
     for col in (1, 2, 3):
         fig.update_xaxes(title_text="attack radius ε", row=1, col=col)
-    fig.update_yaxes(title_text="mean squared loss", type="log" if log_y else "linear", row=1, col=1)
-    fig.update_yaxes(title_text="risk − standard risk", type="log" if log_y else "linear", row=1, col=2)
+    fig.update_yaxes(title_text="mean squared loss", type="log" if log_y else "linear", row=1, col=1,
+                     range=risk_axis_range(values) if log_y else None)
+    fig.update_yaxes(title_text="risk − standard risk", type="log" if log_y else "linear", row=1, col=2,
+                     range=gap_axis_range(values) if log_y else None)
     fig.update_yaxes(title_text="mean squared loss", row=1, col=3)
     set_eps_marker(fig, eps_now)
     apply_style(fig, title or f"Adversarial vs regularised risk (ξ = {xi:g})", height=470)
     fig.update_layout(legend=dict(y=-0.25, yanchor="top", orientation="h"), margin=dict(b=150))
     return fig
+
+
+def risk_axis_range(values: dict, keys=("standard", "pgd", "surrogate", "input_gradient", "exhaustive")):
+    """log10 y-range of the risk panel fitted to the attack and input-gradient curves, so the
+    weight-norm bound (often orders of magnitude above for deep nets) cannot squash them;
+    where it is higher it leaves the top of the panel (see `weight_norm_label`)."""
+    finite = np.concatenate([np.asarray(values[k], dtype=float) for k in keys if values.get(k) is not None])
+    finite = finite[np.isfinite(finite) & (finite > 0)]
+    if finite.size == 0:
+        return None
+    return [float(np.log10(finite.min() * 0.8)), float(np.log10(finite.max() * 3.0))]
+
+
+def gap_axis_range(values: dict):
+    """The same for the gap panel (attack gap and input-gradient gap)."""
+    return risk_axis_range(values, ("adversarial_gap", "input_gradient_gap"))
+
+
+def weight_norm_label(values: dict) -> str:
+    """Legend text of the weight-norm curve; says by how much it overshoots the attack at ε_max."""
+    base = RISK_TRACES[3][1]
+    upper, attack = values.get("weight_norm"), values.get("pgd")
+    if upper is None or attack is None or attack[-1] <= 0:
+        return base
+    ratio = float(upper[-1] / attack[-1])
+    return base if ratio < 3 else f"{base} (×{ratio:.1g} the PGD risk at the largest ε)"
 
 
 def set_eps_marker(fig: go.Figure, eps_now: float | None) -> None:

@@ -16,8 +16,9 @@ import torch
 
 from ..explorer import (ExplorerConfig, compare_training, decision_grid, explorer_data, explorer_model,
                         fit_standard, risk_curves, surrogate_curve)
-from ..plots.explorer import (curve_values, decision_figure, risk_curves_figure, set_eps_marker,
-                              training_comparison_figure, _arrow_segments)
+from ..plots.explorer import (_arrow_segments, curve_values, decision_figure, gap_axis_range, risk_axis_range,
+                              risk_curves_figure, set_eps_marker, training_comparison_figure,
+                              weight_norm_label)
 from ..plots.style import new_figure_widget
 
 MODEL_KEYS = ("width", "depth", "activation", "n", "d", "seed")
@@ -132,6 +133,10 @@ class AdversarialExplorer:
                     trace.y = y[trace.meta]
                 else:
                     trace.y = [None] * len(self.eps_grid)
+                if trace.meta == "weight_norm" and trace.showlegend is not False:
+                    trace.name = weight_norm_label(y)
+            self.figure.layout.yaxis.range = risk_axis_range(y)
+            self.figure.layout.yaxis2.range = gap_axis_range(y)
             set_eps_marker(self.figure, self.eps)
             self.figure.layout.title.text = f"Adversarial vs regularised risk (ξ = {self.xi:g}, ε = {self.eps:g})"
         self._update_decision(entry)
