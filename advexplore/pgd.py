@@ -90,6 +90,9 @@ def pgd_attack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, norm="l2
         clip: (low, high) valid input range or None. generator: torch.Generator for the starts.
         random_start: start restart 1 at a random point of the ball (else at δ = 0).
     Works under torch.autocast (δ is kept in x's dtype; the loss is compared in float32).
+    Cost per restart: steps + 1 forward and `steps` backward passes (the last forward scores
+    the final iterate); ξ > 0 adds one forward/backward for g₀. The model's mode is left as
+    is, so a model in train mode is attacked in train mode (as in Madry et al.'s training).
     Returns:
         δ, detached, x's shape and dtype.
 
