@@ -1,0 +1,35 @@
+# advexplore — the two quickstart commands are `make run` and `make test`.
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+EXTRAS  ?= dev
+HEADLESS ?=
+JOBS    ?= 2
+
+.PHONY: install lab run test bench clean
+
+install:
+	@bash scripts/install.sh $(EXTRAS)
+
+## make lab: JupyterLab on notebooks/
+lab: install
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+## make run: the main job. Opens JupyterLab; with HEADLESS=1 executes every CPU notebook
+## (notebooks/*.ipynb, small defaults) with papermill into runs/<timestamp>/ and prints a summary.
+run: install
+ifeq ($(HEADLESS),)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+else
+	$(PY) -m advexplore.run_notebooks --out runs
+endif
+
+## make test: the whole suite (maths, notebooks headless, browser tests), 2 workers
+test: install
+	$(PY) -m pytest -n $(JOBS) --durations=15
+
+## make bench: the benchmark scripts (ratios measured side by side, no assertions)
+bench: install
+	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf runs .pytest_cache
