@@ -18,11 +18,16 @@ from .bounds import certified_max_loss, exhaustive_attack_2d, lipschitz_upper_bo
 from .models import MLP, TwoLayerNet
 from .pgd import pgd_attack
 from .regularized import adversarial_gap, regularized_risk, regularized_train
+from .sweeps import linear_sweep
+from .training import TrainHistory, adversarial_train
 
 __version__ = "0.1.0"
 
 __all__ = [
     "C0",
+    "TrainHistory",
+    "adversarial_train",
+    "linear_sweep",
     "MLP",
     "TwoLayerNet",
     "adversarial_gap",

@@ -4,10 +4,6 @@ import pytest
 
 pytestmark = pytest.mark.notebook
 
-# adversarial_train (Algorithm 1) comes from advexplore.training (issue 4); without it these
-# notebooks cannot train at all
-pytest.importorskip("advexplore.training", reason="advexplore.training (issue 4) is not installed")
-
 
 @pytest.mark.slow
 def test_explorer_notebook(run_notebook):
