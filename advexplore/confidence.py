@@ -1,0 +1,134 @@
+"""What adversarial training does to a classifier (paper 003, Jia, Li & Wen): softmax
+confidence, distance to the decision boundary estimated by an attack, layer-wise smoothness of
+the feature maps, standard/adversarial accuracy. Paper 003's finding: AT makes the feature maps
+of most layers smoother uniformly in all directions, which pulls samples towards the decision
+boundary and lowers confidence. Used in notebooks/10_confidence_and_margins.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ._validate import check_nonnegative, check_norm, check_positive_int
+from .classification import UNIT_BOX, accuracy, adversarial_accuracy, cross_entropy_loss, predict
+from .pgd import pgd_attack
+
+
+@torch.no_grad()
+def softmax_confidence(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """(n,) max_k softmax(f(x))_k, the probability the model gives its own prediction."""
+    return torch.softmax(model(x), dim=1).max(dim=1).values
+
+
+@torch.no_grad()
+def logit_margin(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """(n,) f_y(x) − max_{k≠y} f_k(x): the margin in the output space (paper 003's sense of
+    "near the decision boundary"); negative for misclassified samples."""
+    logits = model(x)  # (n, k)
+    true = logits.gather(1, y[:, None]).squeeze(1)
+    others = logits.scatter(1, y[:, None], float("-inf")).max(dim=1).values
+    return true - others
+
+
+def boundary_margin(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps_max: float, norm="l2",
+                    bisections: int = 8, steps: int = 20, clip=UNIT_BOX,
+                    generator: torch.Generator | None = None) -> torch.Tensor:
+    """Distance to the decision boundary estimated by an attack: per sample the smallest ε at
+    which PGD on the cross-entropy flips the prediction, found by bisection on [0, eps_max].
+
+    A flip found at ε proves dist(x, boundary) ≤ ε, so the estimate is an UPPER bound on the
+    true margin (PGD may miss a nearer boundary point). Misclassified samples get 0; samples
+    not flipped at eps_max get +inf (margin > eps_max as far as PGD can tell). Per-sample radii
+    go to pgd_attack in one batched call per bisection step.
+    Returns (n,) float tensor, resolution eps_max / 2**bisections.
+    """
+    eps_max = float(check_nonnegative(eps_max, "eps_max"))
+    bisections = check_positive_int(bisections, "bisections")
+    norm = check_norm(norm)
+    n = x.shape[0]
+    correct = predict(model, x) == y
+
+    def flips(radius: torch.Tensor) -> torch.Tensor:
+        delta = pgd_attack(model, x, y, radius, norm=norm, steps=steps, loss=cross_entropy_loss,
+                           clip=clip, generator=generator, random_start=False)
+        return predict(model, x + delta) != y
+
+    lo = torch.zeros(n, dtype=x.dtype)
+    hi = torch.full((n,), eps_max, dtype=x.dtype)
+    reachable = flips(hi) & correct
+    for _ in range(bisections):
+        mid = (lo + hi) / 2
+        flipped = flips(mid)
+        hi = torch.where(flipped, mid, hi)
+        lo = torch.where(flipped, lo, mid)
+    margin = torch.where(reachable, hi, torch.full_like(hi, float("inf")))
+    return torch.where(correct, margin, torch.zeros_like(margin))
+
+
+def feature_maps(model: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
+    """The representations h_1(x), …, h_L(x), f(x) of an nn.Sequential: the output after each
+    nonlinearity (hidden layers) and the logits, each flattened to (n, width)."""
+    if not isinstance(model, nn.Sequential):
+        raise TypeError(f"feature_maps needs an nn.Sequential (e.g. relu_classifier), got {type(model).__name__}")
+    maps, h = [], x
+    for module in model:
+        h = module(h)
+        if not isinstance(module, (nn.Linear, nn.Flatten, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d)):
+            maps.append(h.flatten(1))
+    maps.append(h.flatten(1))
+    return maps
+
+
+def layerwise_jacobian_singular_values(model: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
+    """Singular values of the Jacobians ∂h_l/∂x at each sample, for every feature map of
+    `feature_maps`: a list over layers of (n, min(width_l, D)) tensors, descending.
+
+    The largest is the local Lipschitz constant of x ↦ h_l(x) (L2); their spread says whether
+    the map is smooth "uniformly in all directions" (paper 003). Computed exactly with
+    torch.func.jacrev + vmap (D = C·H·W inputs; fine for digits/MNIST-sized MLPs)."""
+    from torch.func import jacrev, vmap
+
+    def maps_of_one(xi: torch.Tensor):
+        return tuple(h.squeeze(0) for h in feature_maps(model, xi.unsqueeze(0)))
+
+    with torch.no_grad():
+        jacobians = vmap(jacrev(maps_of_one))(x.detach())  # tuple of (n, width_l, *x.shape[1:])
+    return [torch.linalg.svdvals(j.flatten(2)) for j in jacobians]
+
+
+def layerwise_lipschitz(model: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Per layer l (last = logits), over the samples: `local` mean of ‖∂h_l/∂x‖₂ (local Lipschitz
+    constant), `mean_singular` mean singular value, `uniformity` mean of σ_mean/σ_max ∈ (0, 1]
+    (1 = equally smooth in all directions). Each (L+1,)."""
+    svs = layerwise_jacobian_singular_values(model, x)
+    local = torch.stack([s[:, 0].mean() for s in svs])
+    mean_sv = torch.stack([s.mean(dim=1).mean() for s in svs])
+    uniform = torch.stack([(s.mean(dim=1) / s[:, 0].clamp_min(1e-12)).mean() for s in svs])
+    return {"local": local, "mean_singular": mean_sv, "uniformity": uniform}
+
+
+def confidence_report(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, norm="l2",
+                      eps_max: float | None = None, bisections: int = 8, steps: int = 20,
+                      lipschitz_samples: int = 64, clip=UNIT_BOX,
+                      generator: torch.Generator | None = None) -> dict:
+    """Everything notebook 10 shows for one trained net on a test set: `confidence` (n,),
+    `logit_margin` (n,), `margin` (n,, see boundary_margin, eps_max default 4ε), `lipschitz` (layerwise_lipschitz on
+    the first `lipschitz_samples` rows), `standard_accuracy`, `adversarial_accuracy` (PGD at ε,
+    an upper bound on the robust accuracy)."""
+    eps = float(check_nonnegative(eps, "eps"))
+    model_was_training = model.training
+    model.eval()
+    try:
+        report = {
+            "confidence": softmax_confidence(model, x),
+            "logit_margin": logit_margin(model, x, y),
+            "margin": boundary_margin(model, x, y, eps_max if eps_max is not None else 4 * eps, norm,
+                                      bisections, steps, clip, generator),
+            "lipschitz": layerwise_lipschitz(model, x[:lipschitz_samples]),
+            "standard_accuracy": accuracy(model, x, y),
+            "adversarial_accuracy": adversarial_accuracy(model, x, y, eps, norm, steps, clip=clip,
+                                                         generator=generator),
+        }
+    finally:
+        model.train(model_was_training)
+    return report
