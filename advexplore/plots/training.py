@@ -1,0 +1,70 @@
+"""Figures of the linear training experiments (notebooks 02–05)."""
+from __future__ import annotations
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .style import PALETTE, apply_style
+
+
+def _band(fig, x, mean, sd, name, color, row=None, col=None, dash=None, showlegend=True):
+    x, mean, sd = list(map(float, x)), list(map(float, mean)), list(map(float, sd))
+    kw = dict(row=row, col=col) if row else {}
+    fig.add_trace(go.Scatter(x=x + x[::-1], y=[m + s for m, s in zip(mean, sd)] +
+                             [m - s for m, s in zip(mean, sd)][::-1], fill="toself", line=dict(width=0),
+                             fillcolor=color, opacity=0.2, hoverinfo="skip", showlegend=False), **kw)
+    fig.add_trace(go.Scatter(x=x, y=mean, name=name, line=dict(color=color, dash=dash),
+                             showlegend=showlegend), **kw)
+
+
+def smoothing_figure(result: dict) -> go.Figure:
+    """Fig. 1: adversarial training loss (dashed) and exact adversarial test risk (solid) per ξ."""
+    fig = go.Figure()
+    steps = result["steps"].tolist()
+    for i, xi in enumerate(result["xis"]):
+        c = PALETTE[i % len(PALETTE)]
+        fig.add_trace(go.Scatter(x=steps, y=result["test_risk"][i].tolist(), name=f"test R_L, ξ={xi:g}",
+                                 line=dict(color=c)))
+        fig.add_trace(go.Scatter(x=steps, y=result["train_loss"][i].tolist(), name=f"train, ξ={xi:g}",
+                                 line=dict(color=c, dash="dash")))
+    fig.add_hline(y=result["r_star"], line_dash="dot", annotation_text="R* (minimal adversarial risk)")
+    fig.update_xaxes(title="iteration t")
+    fig.update_yaxes(title="squared loss under attack")
+    return apply_style(fig, "Surrogate attack smooths adversarial training (paper 002, Fig. 1)")
+
+
+def convergence_figure(result: dict) -> go.Figure:
+    """Thm 2: excess risk and distance to θ* vs n (log–log), mean ± sd over repetitions."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("R_L(θ_T, ε) − R*", "‖θ_T − θ*‖"))
+    _band(fig, result["ns"], result["excess_risk_mean"], result["excess_risk_sd"], "excess risk",
+          PALETTE[0], 1, 1)
+    _band(fig, result["ns"], result["distance_mean"], result["distance_sd"], "distance to θ*",
+          PALETTE[1], 1, 2)
+    fig.update_xaxes(type="log", title="sample size n")
+    fig.update_yaxes(type="log")
+    return apply_style(fig, "Low-dimensional convergence to the robust optimum (Thm 2)")
+
+
+def interpolation_figure(result: dict) -> go.Figure:
+    """Fig. 3: training loss → 0 (left) while the adversarial test risk → v² (right)."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("surrogate adversarial training loss",
+                                                        "adversarial test risk R_L(θ_t, ε)"))
+    steps = result["steps"].tolist()
+    for i, eps in enumerate(result["eps"]):
+        c = PALETTE[i % len(PALETTE)]
+        _band(fig, steps, result["train_mean"][i], result["train_sd"][i], f"ε={eps:g}", c, 1, 1)
+        _band(fig, steps, result["test_mean"][i], result["test_sd"][i], f"ε={eps:g}", c, 1, 2,
+              showlegend=False)
+    fig.add_hline(y=result["v2"], line_dash="dot", annotation_text="v² (null model θ=0)", row=1, col=2)
+    fig.update_xaxes(title="iteration t")
+    return apply_style(fig, "High-dimensional interpolation: mean ± sd over repetitions (Fig. 3, Thm 5)")
+
+
+def lasso_figure(result: dict) -> go.Figure:
+    """Thm 9: excess adversarial risk vs n without and with the L1 penalty."""
+    fig = go.Figure()
+    for j, name in enumerate(["no penalty", "LASSO λ ≍ √(s log d / n)"]):
+        _band(fig, result["ns"], result["excess_mean"][:, j], result["excess_sd"][:, j], name, PALETTE[j])
+    fig.update_xaxes(type="log", title="sample size n")
+    fig.update_yaxes(title="excess adversarial risk R_L(θ̂, ε) − R*")
+    return apply_style(fig, "LASSO restores consistency in high dimension (Thm 9)")
