@@ -45,6 +45,11 @@ def _prepare(theta, theta0, eps, sigma2, cov, norm, theta_name="theta"):
     eps = check_nonnegative(eps, "eps", dtype=theta.dtype, device=theta.device)
     sigma2 = check_nonnegative(sigma2, "sigma2", dtype=theta.dtype, device=theta.device)
     cov = check_cov(cov, theta.shape[-1], theta.dtype, theta.device)
+    try:
+        torch.broadcast_shapes(theta.shape[:-1], eps.shape)
+    except RuntimeError as err:
+        raise ValueError(f"eps of shape {tuple(eps.shape)} does not broadcast with the batch "
+                         f"shape {tuple(theta.shape[:-1])} of {theta_name}") from err
     return theta, theta0, eps, sigma2, cov, norm
 
 
