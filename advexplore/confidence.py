@@ -6,6 +6,8 @@ boundary and lowers confidence. Used in notebooks/10_confidence_and_margins.
 """
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+
 import torch
 from torch import nn
 
@@ -132,3 +134,53 @@ def confidence_report(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: f
     finally:
         model.train(model_was_training)
     return report
+
+
+@dataclass
+class ConfidenceConfig:
+    """Notebook 10 settings: nets trained at every ε of `eps_grid` (0 = standard training),
+    all measured with the same margin range [0, eps_max] (default 2·max ε)."""
+    eps_grid: tuple = (0.0, 0.25, 0.5, 1.0)
+    norm: str = "l2"
+    classes: tuple | None = None
+    hidden: int = 256
+    depth: int = 2
+    epochs: int = 30
+    lr: float = 0.2
+    batch_size: int = 128
+    attack_steps: int = 5
+    eval_steps: int = 20
+    bisections: int = 7
+    eps_max: float | None = None
+    n_test: int = 400
+    lipschitz_samples: int = 64
+    seed: int = 0
+
+
+def confidence_study(task, config: ConfidenceConfig, progress: bool = True) -> dict:
+    """Train one net per ε in config.eps_grid (same initialisation and batches), and measure each
+    with `confidence_report` on the test set; also the adversarial accuracy of every net at
+    every ε. Returns {"eps": [...], "reports": [report per trained ε], "adversarial_accuracy":
+    [[acc of net i at ε_j]], "config": dict}."""
+    from tqdm.auto import tqdm
+
+    from .classification import relu_classifier, train_classifier
+
+    eps_grid = [float(e) for e in config.eps_grid]
+    eps_max = config.eps_max if config.eps_max is not None else 2 * max(max(eps_grid), 1e-3)
+    x, y = task.x_test[:config.n_test], task.y_test[:config.n_test]
+    reports, adv = [], []
+    for eps in tqdm(eps_grid, desc="train + measure", unit="net", disable=not progress):
+        net = relu_classifier(task.x_train.shape[1:], task.num_classes, config.hidden, config.depth,
+                              generator=torch.Generator().manual_seed(config.seed))
+        g = torch.Generator().manual_seed(config.seed + 1)
+        train_classifier(net, task.x_train, task.y_train, eps=eps, norm=config.norm, epochs=config.epochs,
+                         lr=config.lr, batch_size=min(config.batch_size, len(task.y_train)),
+                         attack_steps=config.attack_steps, generator=g)
+        net.eval()
+        reports.append(confidence_report(net, x, y, eps, config.norm, eps_max, config.bisections,
+                                         config.eval_steps, config.lipschitz_samples, generator=g))
+        adv.append([adversarial_accuracy(net, x, y, e, config.norm, config.eval_steps, generator=g)
+                    for e in eps_grid])
+    return {"eps": eps_grid, "eps_max": eps_max, "reports": reports, "adversarial_accuracy": adv,
+            "config": asdict(config)}

@@ -1,0 +1,138 @@
+"""Figures of the real-data notebooks: Fig. 4 of paper 002 (accuracy vs n, with/without LASSO;
+notebook 09) and paper 003's confidence/margin/smoothness comparison (notebook 10).
+Inputs are the plain dicts returned by advexplore.lasso_experiment / advexplore.confidence."""
+from __future__ import annotations
+
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .style import PALETTE, apply_style
+
+METRIC_TITLES = {"adversarial": "adversarial test accuracy (PGD: an UPPER bound on robust accuracy)",
+                 "standard": "standard test accuracy"}
+
+
+def _lambda_name(lam: float) -> str:
+    return "λ = 0 (no penalty)" if lam == 0 else f"λ = {lam:g} (LASSO)"
+
+
+def lasso_boxplot(results: dict, metric: str = "adversarial", n_index: int | None = None) -> go.Figure:
+    """Left: boxplots of the test accuracy over repetitions vs n, one colour per λ (Fig. 4).
+    Right: the repetitions at n_grid[n_index] (default the smallest n), λ = 0 vs each λ, one line
+    per repetition (same training sample and initialisation), so a paired gain is visible."""
+    if metric not in METRIC_TITLES:
+        raise ValueError(f"metric must be one of {tuple(METRIC_TITLES)}, got {metric!r}")
+    n_index = 0 if n_index is None else n_index
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.68, 0.32], horizontal_spacing=0.1,
+                        subplot_titles=("all sample sizes", f"paired repetitions at n = {results['n'][n_index]}"))
+    for j, lam in enumerate(results["lambda"]):
+        xs, ys = [], []
+        for i, n in enumerate(results["n"]):
+            xs += [str(n)] * len(results[metric][i][j])
+            ys += results[metric][i][j]
+        fig.add_trace(go.Box(x=xs, y=ys, name=_lambda_name(lam), marker_color=PALETTE[j], boxpoints="all",
+                             jitter=0.3, pointpos=0, legendgroup=str(j)), row=1, col=1)
+    _add_pairs(fig, results, metric, n_index)
+    fig.update_layout(boxmode="group")
+    fig.update_xaxes(title_text="training sample size n", type="category", row=1, col=1)
+    fig.update_xaxes(title_text="penalty λ", type="category", row=1, col=2)
+    fig.update_yaxes(title_text="accuracy", row=1, col=1)
+    return apply_style(fig, METRIC_TITLES[metric] + f", L2 ε = {results['config']['eps']:.3g}", height=430)
+
+
+def pair_traces(results: dict, metric: str, n_index: int) -> list[dict]:
+    """x/y of the paired-repetition lines at n_grid[n_index] (one dict per repetition)."""
+    names = [f"{lam:g}" for lam in results["lambda"]]
+    reps = len(results[metric][n_index][0])
+    return [dict(x=names, y=[results[metric][n_index][j][r] for j in range(len(names))]) for r in range(reps)]
+
+
+def _add_pairs(fig, results, metric, n_index):
+    for r, xy in enumerate(pair_traces(results, metric, n_index)):
+        fig.add_trace(go.Scatter(**xy, mode="lines+markers", line=dict(color="#999999", width=1),
+                                 marker=dict(color=PALETTE[7], size=6), showlegend=False,
+                                 name=f"repetition {r}"), row=1, col=2)
+
+
+def _finite(values) -> np.ndarray:
+    v = np.asarray(values, dtype=float)
+    return v[np.isfinite(v)]
+
+
+def confidence_figure(study: dict, index: int, reference: int = 0) -> go.Figure:
+    """Paper 003 view, net trained at ε = study["eps"][index] against the net at
+    study["eps"][reference] (ε = 0: standard training): histograms of softmax confidence, of the
+    logit margin f_y − max_{k≠y} f_k, of the attack-estimated distance to the decision boundary
+    (an UPPER bound per sample; samples beyond eps_max counted in the title), and the layer-wise
+    local Lipschitz constant ‖∂h_l/∂x‖₂ of the feature maps."""
+    fig = make_subplots(rows=2, cols=2, vertical_spacing=0.2, horizontal_spacing=0.12,
+                        subplot_titles=("softmax confidence max_k p_k", "logit margin f_y − max_{k≠y} f_k",
+                                        "distance to the boundary (attack, upper bound)",
+                                        "feature-map smoothness ‖∂h_l/∂x‖₂ (mean)"))
+    for colour, k in ((PALETTE[0], reference), (PALETTE[1], index)):
+        for trace in _report_traces(study, k, colour):
+            fig.add_trace(trace[0], row=trace[1], col=trace[2])
+    fig.update_layout(barmode="overlay", title=_title(study, index, reference))
+    fig.update_xaxes(title_text="confidence", row=1, col=1)
+    fig.update_xaxes(title_text="logit margin", row=1, col=2)
+    fig.update_xaxes(title_text=f"L2 distance in input space (≤ {study['eps_max']:.3g} shown)", row=2, col=1)
+    fig.update_xaxes(title_text="layer (last = logits)", row=2, col=2)
+    for r, c in ((1, 1), (1, 2), (2, 1)):
+        fig.update_yaxes(title_text="fraction of test samples", row=r, col=c)
+    fig.update_yaxes(title_text="local Lipschitz constant", row=2, col=2)
+    apply_style(fig, None, height=640)
+    fig.update_layout(margin=dict(t=110), title=_title(study, index, reference))
+    return fig
+
+
+def net_label(eps: float) -> str:
+    return "standard training (ε = 0)" if eps == 0 else f"adversarial training, ε = {eps:g}"
+
+
+def _report_traces(study, k, colour):
+    report, name = study["reports"][k], net_label(study["eps"][k])
+    lip = np.asarray(report["lipschitz"]["local"], dtype=float)
+    common = dict(marker_color=colour, opacity=0.6, histnorm="probability", legendgroup=name)
+    return [
+        (go.Histogram(x=np.asarray(report["confidence"], float), name=name, xbins=dict(start=0, end=1.0001, size=0.025),
+                      **common), 1, 1),
+        (go.Histogram(x=np.asarray(report["logit_margin"], float), name=name, nbinsx=40, showlegend=False, **common), 1, 2),
+        (go.Histogram(x=_finite(report["margin"]), name=name, showlegend=False,
+                      xbins=dict(start=0, end=study["eps_max"] * 1.0001, size=study["eps_max"] / 30), **common), 2, 1),
+        (go.Bar(x=[f"h{l + 1}" if l < len(lip) - 1 else "logits" for l in range(len(lip))], y=lip, name=name,
+                marker_color=colour, showlegend=False, legendgroup=name), 2, 2),
+    ]
+
+
+def summary_line(study: dict, k: int) -> str:
+    """'standard … acc 96.1 %, adv. acc at ε 57.0 %, mean confidence 0.93' for net k at its own ε
+    (for ε = 0 at the selected ε of the comparison, see _title)."""
+    r = study["reports"][k]
+    beyond = int(np.sum(~np.isfinite(np.asarray(r["margin"], float))))
+    return (f"{net_label(study['eps'][k])}: std acc {100 * r['standard_accuracy']:.1f} %, "
+            f"mean confidence {float(np.mean(np.asarray(r['confidence'], float))):.3f}, {beyond} samples beyond ε_max")
+
+
+def _title(study, index, reference):
+    eps = study["eps"][index]
+    acc = study["adversarial_accuracy"]
+    return ("<b>AT makes nets less confident, samples nearer the boundary in output space</b><br>"
+            f"<sup>{summary_line(study, reference)}; adv. acc at ε = {eps:g}: {100 * acc[reference][index]:.1f} %"
+            f"<br>{summary_line(study, index)}; adv. acc at ε = {eps:g}: {100 * acc[index][index]:.1f} % "
+            "(PGD: upper bounds on robust accuracy)</sup>")
+
+
+def update_confidence_figure(fig, study: dict, index: int, reference: int = 0) -> None:
+    """Swap the compared net's data in place (trace order as built by confidence_figure)."""
+    new = [t for t, _, _ in _report_traces(study, index, PALETTE[1])]
+    with fig.batch_update():
+        for offset, trace in enumerate(new):
+            target = fig.data[len(new) + offset]
+            for key in ("x", "y", "name"):
+                if key in trace and trace[key] is not None:
+                    setattr(target, key, trace[key])
+            if "legendgroup" in trace:
+                target.legendgroup = trace.legendgroup
+        fig.layout.title.text = _title(study, index, reference)
