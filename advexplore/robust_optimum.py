@@ -34,7 +34,10 @@ def robust_threshold(theta0, sigma2=1.0, cov=None, norm="l2") -> torch.Tensor:
     th0, s2, cov, norm = _prepare(theta0, sigma2, cov, norm)
     b = th0 if cov is None else cov @ th0
     v = torch.sqrt((th0 * b).sum() + s2)
-    return (b.norm() if norm == "l2" else b.abs().max()) / (C0 * v)
+    top = b.norm() if norm == "l2" else b.abs().max()
+    # θ0 = 0 and σ² = 0 make v = 0 (0/0): θ* = 0 at every ε, so ε_c = 0
+    safe_v = v.clamp_min(torch.finfo(v.dtype).tiny)
+    return torch.where(v > 0, top / (C0 * safe_v), torch.zeros_like(v))
 
 
 def _prepare(theta0, sigma2, cov, norm):
