@@ -182,6 +182,18 @@ def test_optimum_beats_perturbations_and_matches_library_risk(norm):
     assert torch.all(around >= risk - 1e-13)
 
 
+@pytest.mark.parametrize("norm", ["l2", "linf"])
+@pytest.mark.parametrize("sigma2", [0.0, 0.8])
+def test_zero_truth_has_zero_threshold_and_null_optimum(norm, sigma2):
+    """θ0 = 0: R(θ) ≥ σ² = R(0) for every θ, so θ* = 0 at every ε and ε_c = 0 (also when
+    σ² = 0 makes v = 0)."""
+    theta0 = torch.zeros(3, dtype=torch.float64)
+    assert robust_threshold(theta0, sigma2, None, norm).item() == 0.0
+    th, risk = robust_optimum(theta0, torch.tensor([0.0, 0.5, 4.0]), sigma2, None, norm)
+    assert torch.all(th == 0)
+    torch.testing.assert_close(risk, torch.full((3,), sigma2, dtype=torch.float64))
+
+
 def test_noiseless_l2_and_float32_dtype():
     """σ² = 0 (s can approach 0) still agrees with the generic optimiser; float32 in → out."""
     theta0 = np.array([1.0, 0.5, -0.3])
