@@ -65,9 +65,9 @@ def adversarial_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps
                          steps: int = 20, restarts: int = 1, clip=UNIT_BOX,
                          generator: torch.Generator | None = None) -> float:
     """(1/n) Σ 1[argmax f(x_i + δ_i) = y_i], δ = PGD on the cross-entropy within the ε-ball
-    (inputs kept in `clip`). An attack can only miss errors, so this is an UPPER bound on the
-    true robust accuracy, and never above the standard accuracy as long as PGD's max-loss
-    pick keeps δ = 0 when nothing better is found (random_start=False for the first restart)."""
+    (inputs kept in `clip`). A sample counts only if it is right both clean and attacked (δ = 0
+    is in the ball), so the value never exceeds the standard accuracy; an attack can miss
+    errors, so it is an UPPER bound on the true robust accuracy."""
     if float(check_nonnegative(eps, "eps")) == 0:
         return accuracy(model, x, y)
     delta = pgd_attack(model, x, y, eps, norm=norm, steps=steps, restarts=restarts,
