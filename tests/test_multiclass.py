@@ -3,7 +3,6 @@ surrogate_attack, pgd_attack and adversarial_train (L2 and L∞, inputs clipped 
 the confidence/margin/smoothness measures of paper 003, each against an independent closed form."""
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pytest
