@@ -1,0 +1,119 @@
+"""The `advexplore` CLI: list, run, sweep (process pool and Dask), and bad parameters
+rejected before anything runs. Uses tests/data/tiny_params.ipynb (value = a * n), so the
+expected numbers are the product computed here, not output recorded from the code."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from advexplore import cli
+
+DATA = Path(__file__).resolve().parent / "data"
+TINY = DATA / "tiny_params.ipynb"
+
+
+def test_list_shows_parameters_with_types_and_defaults(capsys):
+    assert cli.main(["--dir", str(DATA), "list"]) == 0
+    out = capsys.readouterr().out
+    assert "tiny_params" in out
+    for line in ("a: float = 1.5", "n: int = 2", 'label: str = "x"', "flag: bool = False", "ns: list = [1, 2]"):
+        assert line in out
+    assert "results_path" not in out and "interactive" not in out  # set by the runner
+
+
+def test_list_covers_repository_notebooks():
+    names = [nb.stem for nb in cli.list_notebooks()]
+    assert any(n.startswith("01_") for n in names) and any(n.startswith("06_") for n in names)
+    params = cli.notebook_parameters(cli.resolve_notebook("06"))
+    assert params["eps"]["type"] == "float"
+
+
+@pytest.mark.parametrize("name,value,message", [
+    ("n", "2.5", "'n' expects type int"),
+    ("a", "abc", "'a' expects type float"),
+    ("flag", "maybe", "'flag' expects type bool"),
+    ("ns", "3", "'ns' expects type list"),
+    ("zz", "1", "unknown parameter 'zz'"),
+    ("results_path", "/tmp/x", "'results_path' is set by the runner"),
+])
+def test_bad_parameters_rejected_before_running(tmp_path, capsys, name, value, message):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--dir", str(DATA), "run", "tiny_params", "-p", name, value, "--out", str(tmp_path)])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not any(tmp_path.iterdir()), "nothing may run when a parameter is bad"
+
+
+def test_bad_grid_value_rejected_before_sweeping(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["--dir", str(DATA), "sweep", "tiny_params", "--grid", "n=1,x", "--out", str(tmp_path)])
+    assert "'n' expects type int, got 'x'" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
+def test_parse_value_types():
+    assert cli.parse_value("n", "3", "int") == 3
+    assert cli.parse_value("a", "1e-3", "float") == pytest.approx(1e-3)
+    assert cli.parse_value("flag", "True", "bool") is True
+    assert cli.parse_value("ns", "[1, 2, 3]", "list") == [1, 2, 3]
+    assert cli.parse_value("norm", "linf", "str") == "linf"
+    assert cli.parse_grid(["a=1,2", "ns=[1,2];[3]"]) == {"a": ["1", "2"], "ns": ["[1,2]", "[3]"]}
+
+
+@pytest.mark.notebook
+def test_run_writes_notebook_html_and_results(tmp_path, capsys):
+    code = cli.main(["--dir", str(DATA), "run", "tiny_params", "-p", "a", "2.5", "-p", "n", "4",
+                     "-p", "flag", "true", "-p", "ns", "[5, 6]", "--out", str(tmp_path), "-q"])
+    assert code == 0
+    (run_dir,) = list(tmp_path.iterdir())
+    assert run_dir.name.startswith("tiny_params-")
+    results = json.loads((run_dir / "tiny_params.json").read_text())
+    assert results["value"] == pytest.approx(2.5 * 4)
+    assert results["n"] == 4 and isinstance(results["n"], int) and results["flag"] is True
+    assert results["total"] == 11
+    assert (run_dir / "tiny_params.ipynb").exists()
+    assert "<html" in (run_dir / "tiny_params.html").read_text().lower()
+    assert "value = 10.0" in capsys.readouterr().out
+
+
+def _check_sweep(records, rows):
+    expected = {(a, n): a * n for a in (0.5, 2.0) for n in (1, 3)}
+    assert len(records) == 4 and all(r["status"] == "ok" for r in records)
+    assert {(row["a"], row["n"]): row["value"] for row in rows} == expected
+    # the runs are independent: each has its own folder
+    assert len({Path(r["output"]).parent for r in records}) == 4
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_sweep_of_four_on_a_process_pool(tmp_path, capsys):
+    code = cli.main(["--dir", str(DATA), "sweep", "tiny_params", "--grid", "a=0.5,2", "--grid", "n=1,3",
+                     "-p", "label", "swept", "--jobs", "2", "--out", str(tmp_path), "-q"])
+    assert code == 0
+    (sweep_dir,) = list(tmp_path.iterdir())
+    rows = json.loads((sweep_dir / "summary.json").read_text())
+    records = [json.loads(p.read_text()) for p in sorted(sweep_dir.glob("run*/record.json"))]
+    _check_sweep(records, rows)
+    assert all(row["label"] == "swept" for row in rows)
+    assert (sweep_dir / "summary.csv").read_text().splitlines()[0].startswith("a,n,label,status")
+    table = capsys.readouterr().out
+    assert "value" in table and "6" in table  # 2.0 * 3
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_sweep_of_four_on_a_dask_cluster(tmp_path):
+    distributed = pytest.importorskip("distributed", reason="the sweep extra (dask[distributed]) is not installed")
+    with distributed.LocalCluster(n_workers=2, processes=False, threads_per_worker=1,
+                                  dashboard_address=None) as cluster:
+        records = cli.sweep(TINY, {"a": [0.5, 2.0], "n": [1, 3]}, tmp_path,
+                            scheduler=cluster.scheduler_address, progress=False)
+    _check_sweep(records, cli.summary_rows(records))
+
+
+def test_teach_command_hides_code():
+    cmd = cli.voila_command(TINY, 8899, DATA, token="t")
+    assert "--strip_sources=True" in cmd and "--port=8899" in cmd and "--no-browser" in cmd
+    assert str(TINY) in cmd
