@@ -13,6 +13,15 @@ import torch
 from advexplore.data import DataFormatError, load_digits, load_mnist, load_task, read_idx, subsample, write_idx
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Small matrices: one torch thread is much faster, above all on a shared, busy machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _idx_bytes(array: np.ndarray) -> bytes:
     """IDX by hand (struct, big-endian): 0, 0, 0x08 (ubyte), ndim, dims as >I, data."""
     return struct.pack(">BBBB", 0, 0, 8, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape) \

@@ -19,6 +19,15 @@ from advexplore.pgd import pgd_attack
 from advexplore.training import adversarial_train
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Small matrices: one torch thread is much faster, above all on a shared, busy machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _linear_two_class(d=6, seed=0):
     g = torch.Generator().manual_seed(seed)
     net = nn.Sequential(nn.Flatten(), nn.Linear(d, 2))
