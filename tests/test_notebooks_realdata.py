@@ -58,3 +58,34 @@ def test_10_confidence_and_margins(run_notebook):
     assert conf["0.0"].shape == (100,) and ((conf["0.5"] > 0.1 - 1e-6) & (conf["0.5"] <= 1)).all()
     for row in r["rows"]:
         assert all(a <= row["standard_accuracy"] + 1e-9 for a in row["adversarial_accuracy"])
+
+
+def test_widgets_switch_cached_results():
+    """The sliders only swap cached numbers: the compared net's confidence histogram and the
+    paired-repetition panel must show exactly the selected entry."""
+    import torch
+
+    from advexplore.confidence import ConfidenceConfig, confidence_study
+    from advexplore.data import load_task
+    from advexplore.lasso_experiment import LassoConfig, lasso_experiment
+    from advexplore.widgets.realdata import ConfidenceView, LassoView
+
+    torch.set_num_threads(1)
+    task = load_task("", classes=(0, 1), seed=0)
+    study = confidence_study(task, ConfidenceConfig(eps_grid=(0.0, 0.3, 0.6), hidden=8, depth=1, epochs=1, n_test=20,
+                                                    bisections=2, eval_steps=2, attack_steps=1, lipschitz_samples=4),
+                             progress=False)
+    view = ConfidenceView(study)
+    for k, eps in enumerate(study["eps"]):
+        view.update(eps=eps)
+        np.testing.assert_allclose(view.figure.data[4].x, study["reports"][k]["confidence"].numpy(), rtol=1e-6)
+        assert f"ε = {eps:g}" in view.figure.layout.title.text
+    with pytest.raises(ValueError, match="trained values"):
+        view.update(eps=0.45)
+    results = lasso_experiment(task, LassoConfig(n_grid=(4, 6), reps=2, epochs=1, hidden=8, n_test=10,
+                                                 attack_steps=1, eval_steps=1), progress=False)
+    lasso = LassoView(results)
+    lasso.update(metric="standard", n=6)
+    pairs = [trace.y for trace in lasso.figure.data[2:]]
+    assert [list(p) for p in pairs] == [[results["standard"][1][0][r], results["standard"][1][1][r]] for r in range(2)]
+    assert "n = 6" in lasso.figure.layout.annotations[1].text
