@@ -3,11 +3,12 @@ user names a directory. One entry point for notebooks 09 and 10."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence
 
 import torch
 
-from .digits import load_digits
+from .digits import load_digits, relabel, select_classes
 from .mnist import load_mnist
 
 
@@ -33,7 +34,17 @@ class ImageTask:
 def load_task(data_dir: str = "", classes: Sequence[int] | None = None, test_fraction: float = 0.5,
               seed: int = 0) -> ImageTask:
     """The image task: digits (8×8, split at random with `seed`, `test_fraction` held out) when
-    data_dir is "", else MNIST's own train/t10k split read from data_dir (see load_mnist)."""
+    data_dir is "", CIFAR-10's train/test batches when data_dir holds data_batch_1 (directly or
+    in cifar-10-batches-py/; read by advexplore.data.cifar), else MNIST's own train/t10k split
+    read from data_dir (see load_mnist)."""
+    if data_dir and cifar_root(data_dir) is not None:
+        from .cifar import load_cifar10  # the CIFAR-10 pickle-batch reader
+
+        root = cifar_root(data_dir)
+        (x_tr, y_tr), (x_te, y_te) = load_cifar10(root, "train"), load_cifar10(root, "test")
+        if classes is not None:
+            (x_tr, y_tr), (x_te, y_te) = _keep(x_tr, y_tr, classes), _keep(x_te, y_te, classes)
+        return ImageTask("cifar10", x_tr, y_tr, x_te, y_te)
     if data_dir:
         x_tr, y_tr = load_mnist(data_dir, "train", classes)
         x_te, y_te = load_mnist(data_dir, "test", classes)
@@ -45,6 +56,21 @@ def load_task(data_dir: str = "", classes: Sequence[int] | None = None, test_fra
     n_test = int(round(test_fraction * len(y)))
     test, train = order[:n_test], order[n_test:]
     return ImageTask("digits", x[train], y[train], x[test], y[test])
+
+
+def cifar_root(data_dir: str) -> Path | None:
+    """The directory holding CIFAR-10's python batches (data_batch_1 …): data_dir itself or its
+    cifar-10-batches-py/; None when neither has them (then data_dir is read as MNIST)."""
+    root = Path(data_dir).expanduser()
+    for candidate in (root, root / "cifar-10-batches-py"):
+        if (candidate / "data_batch_1").is_file():
+            return candidate
+    return None
+
+
+def _keep(x: torch.Tensor, y: torch.Tensor, classes: Sequence[int]):
+    keep = torch.from_numpy(select_classes(y.numpy(), classes))
+    return x[keep], torch.from_numpy(relabel(y[keep].numpy(), classes))
 
 
 def subsample(x: torch.Tensor, y: torch.Tensor, n: int, generator: torch.Generator | None = None
