@@ -136,6 +136,12 @@ def _move_eps_slider_and_check(page, tmp_path: Path, name: str) -> None:
     page.wait_for_function(f"(before) => ({PLOT_DATA_JS})() !== before", arg=before, timeout=45_000)
     after = page.evaluate(PLOT_DATA_JS)
     assert json.loads(after) != json.loads(before)
+    # the first change may be an intermediate step: wait until the figures settle (End's update)
+    for _ in range(20):
+        time.sleep(1.0)
+        settled, after = after, page.evaluate(PLOT_DATA_JS)
+        if settled == after:
+            break
     eps.scroll_into_view_if_needed()
     _save_screenshot(page, tmp_path, name)
 
