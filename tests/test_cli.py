@@ -117,3 +117,57 @@ def test_teach_command_hides_code():
     cmd = cli.voila_command(TINY, 8899, DATA, token="t")
     assert "--strip_sources=True" in cmd and "--port=8899" in cmd and "--no-browser" in cmd
     assert str(TINY) in cmd
+
+
+# ---------------------------------------------------------------- figure export
+def _needs_kaleido():
+    pytest.importorskip("kaleido", reason="figure export needs kaleido (the figures extra, part of dev)")
+    import shutil
+    if not any(shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome", "chrome")):
+        pytest.skip("kaleido needs a Chrome/Chromium to render; none on PATH (apt-get install chromium)")
+
+
+def _styled_figure():
+    import plotly.graph_objects as go
+    from advexplore.plots.style import apply_style
+
+    fig = go.Figure(go.Scatter(x=[0, 1, 2], y=[1.0, 2.0, 4.0], name="risk"))
+    fig.update_xaxes(title="attack radius ε")
+    return apply_style(fig, title="export check")
+
+
+def test_export_figure_writes_png_and_svg(tmp_path):
+    _needs_kaleido()
+    from advexplore.plots.export import export_figure
+
+    paths = export_figure(_styled_figure(), tmp_path / "sub" / "fig", formats=("png", "svg"), scale=1)
+    png, svg = (p.read_bytes() for p in paths)
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 5_000
+    # PNG width from the IHDR chunk: the figure's 700 px default at scale 1
+    assert int.from_bytes(png[16:20], "big") == 700
+    text = svg.decode()
+    assert "<svg" in text and "export check" in text
+    assert "#0072B2".lower() in text.lower() or "rgb(0, 114, 178)" in text  # Okabe–Ito blue, first trace
+
+
+def test_export_rejects_bad_arguments(tmp_path):
+    from advexplore.plots.export import export_figure
+
+    with pytest.raises(ValueError, match="formats"):
+        export_figure(_styled_figure(), tmp_path / "f", formats=("gif",))
+    with pytest.raises(TypeError, match="fig"):
+        export_figure({"data": []}, tmp_path / "f")
+
+
+def test_export_notebook_figures_from_outputs(tmp_path):
+    _needs_kaleido()
+    import nbformat
+    from advexplore.plots.export import PLOTLY_MIME, export_notebook_figures
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("fig")
+    cell.outputs = [nbformat.v4.new_output("display_data", data={PLOTLY_MIME: _styled_figure().to_plotly_json()})]
+    nb.cells = [nbformat.v4.new_markdown_cell("x"), cell]
+    paths = export_notebook_figures(nb, tmp_path, formats=("svg",))
+    assert [p.name for p in paths] == ["cell01_0_export_check.svg"]
+    assert "<svg" in paths[0].read_text()

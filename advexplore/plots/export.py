@@ -1,0 +1,98 @@
+"""Figures to files for papers and slides: PNG (raster, `scale`× pixels) and SVG/PDF (vector).
+
+Uses plotly's own export (`plotly.io.write_image`), which needs the `kaleido` package (the
+`figures` extra) and a Chrome/Chromium on the machine (kaleido ≥ 1 drives it; Debian's
+`chromium` works). Figures keep the style they were built with (`plots.style.apply_style`:
+Okabe–Ito colour-blind-safe palette, labelled axes).
+
+    >>> from advexplore.plots.export import export_figure
+    >>> export_figure(fig, "figures/risk_vs_eps", formats=("png", "svg"))  # doctest: +SKIP
+    [PosixPath('figures/risk_vs_eps.png'), PosixPath('figures/risk_vs_eps.svg')]
+
+`export_notebook_figures(executed.ipynb, out_dir)` writes every plotly figure a headless run
+displayed (`advexplore run NB --figures png,svg` calls it).
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import plotly.graph_objects as go
+
+FORMATS = ("png", "svg", "pdf", "jpeg", "webp")
+PLOTLY_MIME = "application/vnd.plotly.v1+json"
+
+
+def _check_formats(formats) -> tuple[str, ...]:
+    if isinstance(formats, str):
+        formats = (formats,)
+    formats = tuple(f.lower().lstrip(".") for f in formats)
+    bad = [f for f in formats if f not in FORMATS]
+    if bad or not formats:
+        raise ValueError(f"formats must be a non-empty subset of {FORMATS}, got {formats}")
+    return formats
+
+
+def _require_kaleido() -> None:
+    try:
+        import kaleido  # noqa: F401
+    except ImportError as err:
+        raise RuntimeError("figure export needs kaleido: pip install 'advexplore[figures]' "
+                           "(plus a Chrome/Chromium, e.g. apt-get install chromium)") from err
+
+
+def export_figure(fig, path, formats=("png", "svg"), width: int | None = None,
+                  height: int | None = None, scale: float = 2.0) -> list[Path]:
+    """Write `fig` (go.Figure or FigureWidget) as path.<fmt> for each format; returns the paths.
+
+    Args:
+        fig: the figure; a FigureWidget is copied into a plain go.Figure first.
+        path: file path without (or with, ignored) suffix; parent folders are created.
+        formats: any of png, svg, pdf, jpeg, webp.
+        width, height: pixels (default: the figure's layout, else plotly's 700×500).
+        scale: PNG/JPEG resolution multiplier (2 = sharp on slides).
+    """
+    formats = _check_formats(formats)
+    if not isinstance(fig, go.Figure):
+        raise TypeError(f"fig must be a plotly go.Figure or FigureWidget, got {type(fig).__name__}")
+    if scale <= 0:
+        raise ValueError(f"scale must be > 0, got {scale}")
+    _require_kaleido()
+    import plotly.io as pio
+
+    fig = go.Figure(fig)  # a FigureWidget cannot be pickled to kaleido; a copy can
+    stem = Path(path).with_suffix("")
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = [stem.with_suffix(f".{fmt}") for fmt in formats]
+    for p, fmt in zip(paths, formats):
+        pio.write_image(fig, p, format=fmt, width=width, height=height, scale=scale)
+    return paths
+
+
+def notebook_figures(notebook) -> list[tuple[str, go.Figure]]:
+    """(name, figure) for every plotly figure displayed in an executed notebook's outputs.
+
+    The name is `cellNN_K` plus a slug of the figure's title when it has one.
+    """
+    import nbformat
+
+    nb = notebook if isinstance(notebook, nbformat.NotebookNode) else nbformat.read(str(notebook), as_version=4)
+    found = []
+    for ci, cell in enumerate(nb.cells):
+        for k, out in enumerate(cell.get("outputs", [])):
+            data = out.get("data", {}) if isinstance(out, dict) else {}
+            if PLOTLY_MIME not in data:
+                continue
+            fig = go.Figure(data[PLOTLY_MIME])
+            title = fig.layout.title.text or ""
+            slug = re.sub(r"[^A-Za-z0-9]+", "_", title).strip("_")[:40]
+            found.append((f"cell{ci:02d}_{k}" + (f"_{slug}" if slug else ""), fig))
+    return found
+
+
+def export_notebook_figures(notebook, out_dir, formats=("png", "svg"), scale: float = 2.0) -> list[Path]:
+    """Export every plotly figure of an executed notebook into out_dir; returns the files."""
+    paths = []
+    for name, fig in notebook_figures(notebook):
+        paths += export_figure(fig, Path(out_dir) / name, formats=formats, scale=scale)
+    return paths
