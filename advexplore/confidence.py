@@ -142,7 +142,6 @@ class ConfidenceConfig:
     all measured with the same margin range [0, eps_max] (default 2·max ε)."""
     eps_grid: tuple = (0.0, 0.25, 0.5, 1.0)
     norm: str = "l2"
-    classes: tuple | None = None
     hidden: int = 256
     depth: int = 2
     epochs: int = 30
