@@ -135,12 +135,32 @@ def _timestamp() -> str:
     return datetime.now().strftime("%Y%m%d-%H%M%S-%f")
 
 
+def _plotly_outputs_as_html(nb) -> None:
+    """nbconvert cannot render plotly's JSON output: add a text/html version of each figure,
+    plotly.js embedded once (the page then works offline)."""
+    import plotly.graph_objects as go
+    import plotly.io as pio
+
+    from .plots.export import PLOTLY_MIME
+
+    first = True
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if PLOTLY_MIME in data and "text/html" not in data:
+                data["text/html"] = pio.to_html(go.Figure(data[PLOTLY_MIME]), full_html=False,
+                                                include_plotlyjs=first)
+                first = False
+
+
 def export_html(executed: Path) -> Path:
     """The executed notebook as a standalone HTML page next to it (nbconvert)."""
     import nbformat
     from nbconvert import HTMLExporter
 
-    body, _ = HTMLExporter().from_notebook_node(nbformat.read(str(executed), as_version=4))
+    nb = nbformat.read(str(executed), as_version=4)
+    _plotly_outputs_as_html(nb)
+    body, _ = HTMLExporter().from_notebook_node(nb)
     html = executed.with_suffix(".html")
     html.write_text(body, encoding="utf-8")
     return html

@@ -74,7 +74,8 @@ def test_run_writes_notebook_html_and_results(tmp_path, capsys):
     assert results["n"] == 4 and isinstance(results["n"], int) and results["flag"] is True
     assert results["total"] == 11
     assert (run_dir / "tiny_params.ipynb").exists()
-    assert "<html" in (run_dir / "tiny_params.html").read_text().lower()
+    html = (run_dir / "tiny_params.html").read_text()
+    assert "<html" in html.lower() and "Plotly.newPlot" in html  # the figure is drawn in the page
     assert "value = 10.0" in capsys.readouterr().out
 
 
