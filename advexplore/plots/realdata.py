@@ -39,7 +39,9 @@ def lasso_boxplot(results: dict, metric: str = "adversarial", n_index: int | Non
     fig.update_xaxes(title_text="training sample size n", type="category", row=1, col=1)
     fig.update_xaxes(title_text="penalty λ", type="category", row=1, col=2)
     fig.update_yaxes(title_text="accuracy", row=1, col=1)
-    return apply_style(fig, METRIC_TITLES[metric] + f", L2 ε = {results['config']['eps']:.3g}", height=430)
+    apply_style(fig, METRIC_TITLES[metric] + f", L2 ε = {results['config']['eps']:.3g}", height=460)
+    fig.update_layout(margin=dict(t=110), legend=dict(y=1.1, yanchor="bottom"))
+    return fig
 
 
 def pair_traces(results: dict, metric: str, n_index: int) -> list[dict]:
@@ -69,10 +71,10 @@ def confidence_figure(study: dict, index: int, reference: int = 0) -> go.Figure:
     local Lipschitz constant ‖∂h_l/∂x‖₂ of the feature maps."""
     fig = make_subplots(rows=2, cols=2, vertical_spacing=0.2, horizontal_spacing=0.12,
                         subplot_titles=("softmax confidence max_k p_k", "logit margin f_y − max_{k≠y} f_k",
-                                        "distance to the boundary (attack, upper bound)",
+                                        "distance to the boundary (attack, upper bound; 0 = misclassified)",
                                         "feature-map smoothness ‖∂h_l/∂x‖₂ (mean)"))
-    for colour, k in ((PALETTE[0], reference), (PALETTE[1], index)):
-        for trace in _report_traces(study, k, colour):
+    for slot, (colour, k) in enumerate(((PALETTE[0], reference), (PALETTE[1], index))):
+        for trace in _report_traces(study, k, colour, slot):
             fig.add_trace(trace[0], row=trace[1], col=trace[2])
     fig.update_layout(barmode="overlay", title=_title(study, index, reference))
     fig.update_xaxes(title_text="confidence", row=1, col=1)
@@ -82,8 +84,9 @@ def confidence_figure(study: dict, index: int, reference: int = 0) -> go.Figure:
     for r, c in ((1, 1), (1, 2), (2, 1)):
         fig.update_yaxes(title_text="fraction of test samples", row=r, col=c)
     fig.update_yaxes(title_text="local Lipschitz constant", row=2, col=2)
-    apply_style(fig, None, height=640)
-    fig.update_layout(margin=dict(t=110), title=_title(study, index, reference))
+    apply_style(fig, None, height=680)
+    fig.update_layout(margin=dict(t=150), title=dict(text=_title(study, index, reference), y=0.98, yanchor="top"),
+                      legend=dict(y=1.11, yanchor="bottom"))
     return fig
 
 
@@ -91,7 +94,7 @@ def net_label(eps: float) -> str:
     return "standard training (ε = 0)" if eps == 0 else f"adversarial training, ε = {eps:g}"
 
 
-def _report_traces(study, k, colour):
+def _report_traces(study, k, colour, slot=1):
     report, name = study["reports"][k], net_label(study["eps"][k])
     lip = np.asarray(report["lipschitz"]["local"], dtype=float)
     common = dict(marker_color=colour, opacity=0.6, histnorm="probability", legendgroup=name)
@@ -102,7 +105,8 @@ def _report_traces(study, k, colour):
         (go.Histogram(x=_finite(report["margin"]), name=name, showlegend=False,
                       xbins=dict(start=0, end=study["eps_max"] * 1.0001, size=study["eps_max"] / 30), **common), 2, 1),
         (go.Bar(x=[f"h{l + 1}" if l < len(lip) - 1 else "logits" for l in range(len(lip))], y=lip, name=name,
-                marker_color=colour, showlegend=False, legendgroup=name), 2, 2),
+                marker_color=colour, showlegend=False, legendgroup=name,
+                width=0.4, offset=-0.4 + 0.4 * slot), 2, 2),  # side by side under barmode="overlay"
     ]
 
 
@@ -126,7 +130,7 @@ def _title(study, index, reference):
 
 def update_confidence_figure(fig, study: dict, index: int, reference: int = 0) -> None:
     """Swap the compared net's data in place (trace order as built by confidence_figure)."""
-    new = [t for t, _, _ in _report_traces(study, index, PALETTE[1])]
+    new = [t for t, _, _ in _report_traces(study, index, PALETTE[1], 1)]
     with fig.batch_update():
         for offset, trace in enumerate(new):
             target = fig.data[len(new) + offset]
