@@ -141,3 +141,13 @@ def test_task_reads_mnist_directory(tmp_path, tiny_mnist):
     task = load_task(str(tmp_path), classes=(0, 1))
     assert task.name == "mnist" and task.pixels == 784 and task.y_train.tolist() == [0, 1, 1, 0, 1]
     assert task.y_test.tolist() == [0, 1, 1]
+
+
+def test_cifar_directories_are_told_apart_from_mnist(tmp_path):
+    from advexplore.data.tasks import cifar_root
+    assert cifar_root(str(tmp_path)) is None  # → read as MNIST
+    (tmp_path / "cifar-10-batches-py").mkdir()
+    (tmp_path / "cifar-10-batches-py" / "data_batch_1").write_bytes(b"")
+    assert cifar_root(str(tmp_path)) == tmp_path / "cifar-10-batches-py"
+    (tmp_path / "data_batch_1").write_bytes(b"")
+    assert cifar_root(str(tmp_path)) == tmp_path
