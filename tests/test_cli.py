@@ -81,7 +81,8 @@ def test_run_writes_notebook_html_and_results(tmp_path, capsys):
 
 def _check_sweep(records, rows):
     expected = {(a, n): a * n for a in (0.5, 2.0) for n in (1, 3)}
-    assert len(records) == 4 and all(r["status"] == "ok" for r in records)
+    assert len(records) == 4
+    assert all(r["status"] == "ok" for r in records), [r["error"] for r in records]
     assert {(row["a"], row["n"]): row["value"] for row in rows} == expected
     # the runs are independent: each has its own folder
     assert len({Path(r["output"]).parent for r in records}) == 4
