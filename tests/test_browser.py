@@ -32,6 +32,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-c
                  "--disable-sync", "--disable-gpu"]
 NB01 = "01_linear_adversarial_risk.ipynb"
 NB06 = "06_adversarial_vs_regularized.ipynb"
+BROWSER_PARAMETERS = {NB06: {"n": 100, "train_steps": 30}}
 
 pytestmark = [
     pytest.mark.browser,
@@ -91,8 +92,17 @@ def _server(cmd: list[str], status_url: str, cwd: Path, log: Path):
 @pytest.fixture
 def notebook_dir(tmp_path):
     """A throwaway copy of notebooks/ (the server may write checkpoints and outputs)."""
+    import nbformat
+
     target = tmp_path / "notebooks"
     shutil.copytree(ROOT / "notebooks", target, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "gpu"))
+    # Smaller sizes where the notebook's own defaults cost most of the test's time; the test
+    # checks that the widgets live in the browser (the science is tested headless elsewhere).
+    for name, params in BROWSER_PARAMETERS.items():
+        nb = nbformat.read(str(target / name), as_version=4)
+        cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+        cell.source += "\n# browser test\n" + "\n".join(f"{k} = {v!r}" for k, v in params.items())
+        nbformat.write(nb, str(target / name))
     return target
 
 
