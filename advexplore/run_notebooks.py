@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{'notebook':<{width}}  status  seconds")
     for r in records:
         print(f"{r['notebook']:<{width}}  {r['status']:<6}  {r['seconds']:7.1f}  {r['error']}")
-    print(f"\nexecuted notebooks, HTML-free outputs and results JSON in {run_dir}/")
+    print(f"\nexecuted notebooks and their results JSON are in {run_dir}/")
     return 0 if all(r["status"] == "ok" for r in records) else 1
 
 
