@@ -5,7 +5,7 @@ EXTRAS  ?= dev
 HEADLESS ?=
 JOBS    ?= 2
 
-.PHONY: install lab run test bench clean
+.PHONY: install lab run test bench teach clean
 
 install:
 	@bash scripts/install.sh $(EXTRAS)
@@ -30,6 +30,10 @@ test: install
 ## make bench: the benchmark scripts (ratios measured side by side, no assertions)
 bench: install
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+## make teach [NB=01]: the notebooks as Voilà apps (code hidden, sliders live)
+teach: install
+	$(VENV)/bin/advexplore teach $(NB)
 
 clean:
 	rm -rf runs .pytest_cache

@@ -34,8 +34,12 @@ def linear_risk_figure(views: dict) -> go.Figure:
     fig.update_xaxes(title_text="attack radius ε", row=1, col=2)
     fig.update_xaxes(title_text="t (θ = t·θ0)", row=1, col=3)
     fig.update_yaxes(title_text="population squared loss", row=1, col=1)
-    fig.update_yaxes(title_text="‖θ*‖/‖θ0‖", range=[0, 1.05], row=1, col=2, secondary_y=True)
-    apply_style(fig, height=420)
+    fig.update_yaxes(title_text="‖θ*‖/‖θ0‖", range=[0, 1.05], tickmode="linear", tick0=0, dtick=0.2,
+                     showgrid=False, row=1, col=2, secondary_y=True)
+    apply_style(fig, height=470)
+    # three subplot titles sit at the top: the legend goes below the panels
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0),
+                      margin=dict(t=80, b=110))
     fill_linear_risk_figure(fig, views)
     return fig
 
