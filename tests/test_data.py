@@ -151,3 +151,17 @@ def test_cifar_directories_are_told_apart_from_mnist(tmp_path):
     assert cifar_root(str(tmp_path)) == tmp_path / "cifar-10-batches-py"
     (tmp_path / "data_batch_1").write_bytes(b"")
     assert cifar_root(str(tmp_path)) == tmp_path
+
+
+def test_task_reads_a_cifar10_directory(tmp_path):
+    """Tiny batches in the real pickle format (written by advexplore.data.cifar's writer), read
+    through load_task with a class filter, from the parent or the batch folder itself."""
+    from advexplore.data.cifar import save_cifar10_batches
+    g = torch.Generator().manual_seed(0)
+    folder = tmp_path / "cifar-10-batches-py"
+    save_cifar10_batches(folder, torch.rand(12, 3, 32, 32, generator=g), torch.arange(12) % 10, "train")
+    save_cifar10_batches(folder, torch.rand(6, 3, 32, 32, generator=g), torch.arange(6) % 10, "test")
+    task = load_task(str(tmp_path), classes=(3, 5))
+    assert task.name == "cifar10" and task.pixels == 3072
+    assert task.y_train.tolist() == [0, 1] and task.y_test.tolist() == [0, 1]
+    assert load_task(str(folder)).x_test.shape == (6, 3, 32, 32)
