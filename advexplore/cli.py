@@ -166,6 +166,28 @@ def export_html(executed: Path) -> Path:
     return html
 
 
+def run_one_in_fresh_thread(*args, **kwargs) -> dict:
+    """run_one in a new thread. A Dask worker may call tasks where an asyncio loop is already
+    running, and nbclient (under papermill) refuses to start its own loop there ("This event
+    loop is already running"); a fresh thread has no loop."""
+    import threading
+
+    outcome: dict = {}
+
+    def target():
+        try:
+            outcome["record"] = run_one(*args, **kwargs)
+        except BaseException as err:  # re-raised in the caller's thread below
+            outcome["error"] = err
+
+    thread = threading.Thread(target=target, name="advexplore-run")
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["record"]
+
+
 def run_one(notebook: str | Path, out_dir: str | Path, parameters: dict | None = None,
             progress_bar: bool = False, html: bool = True, figures: tuple[str, ...] = ()) -> dict:
     """Execute one notebook into out_dir (executed .ipynb, results .json, optional .html/figures).
@@ -212,7 +234,7 @@ def sweep(notebook: str | Path, grid: dict[str, list], out_dir: str | Path, jobs
         from distributed import Client, as_completed
 
         with Client(scheduler) as client:
-            futures = {client.submit(run_one, str(notebook), str(d), c, pure=False): i
+            futures = {client.submit(run_one_in_fresh_thread, str(notebook), str(d), c, pure=False): i
                        for i, (c, d) in enumerate(zip(combos, dirs))}
             for fut in as_completed(futures):
                 records[futures[fut]] = fut.result()
