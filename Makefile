@@ -23,8 +23,11 @@ else
 	$(PY) -m advexplore.run_notebooks --out runs
 endif
 
-## make test: the whole suite (maths, notebooks headless, browser tests), 2 workers
+## make test: the whole suite (maths, notebooks headless, browser tests), 2 workers.
+## One BLAS/OpenMP thread per worker (and per notebook kernel): with 2 workers on 2 cores,
+## more threads only oversubscribe the machine (small matrices ran ~20x slower).
 test: install
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=$${MKL_NUM_THREADS:-1} \
 	$(PY) -m pytest -n $(JOBS) --durations=15
 
 ## make bench: the benchmark scripts (ratios measured side by side, no assertions)
