@@ -4,7 +4,8 @@ For f(x) = θᵀx the surrogate attack has a closed form (paper 002 §2.1; g = 2
   L2:  θᵀδ_i = sign(r_i) ε ‖θ‖₂ · 2|r_i|‖θ‖₂/√(4r_i²‖θ‖₂² + ξ²)
   L∞:  δ_ij  = sign(r_i) ε sign(θ_j) · 2|r_i θ_j|/(2|r_i θ_j| + ξ)
 so with r̃_i = r_i + θᵀδ_i the gradient of (1/n)Σ(θᵀx̃_i − y_i)² at fixed x̃ is
-(2/n)(Xᵀr̃ + Σ_i r̃_i δ_i) — no (B, n, d) attacked data is needed for L2.
+(2/n)(Xᵀr̃ + Σ_i r̃_i δ_i) — no attacked copy of the data is needed for L2, and each dataset is
+read once per step for all its models (batched matrix products).
 Every member follows exactly the iterates of `adversarial_train` on nn.Linear(d, 1, bias=False).
 Used in notebooks 03–05 and benchmarks/sweep.py.
 """
@@ -24,31 +25,30 @@ def _grid(values, name, dtype, device) -> torch.Tensor:
 
 
 def linear_attack_step(theta, x, y, eps, xi, norm):
-    """One Algorithm-1 evaluation for a batch of linear models.
+    """One Algorithm-1 evaluation for M linear models on each of S datasets.
 
-    theta (B, d), x (B, n, d), y (B, n), eps/xi (B,) -> (train loss (B,), gradient (B, d)).
+    theta (S, M, d), x (S, n, d), y (S, n), eps/xi (M,) -> (train loss (S, M), gradient (S, M, d)).
+    Each dataset is read once for all its M models (batched matrix products).
     The zero-gradient convention of `surrogate_attack` (no attack where g = 0) is kept."""
     n = x.shape[1]
-    r = torch.einsum("bnd,bd->bn", x, theta) - y                      # (B, n)
+    r = torch.bmm(theta, x.transpose(1, 2)) - y[:, None, :]          # (S, M, n)
     sr = torch.sign(r)
-    e, z = eps[:, None], xi[:, None]
+    e, z = eps[None, :, None], xi[None, :, None]                      # (1, M, 1)
     if norm == "l2":
-        tn = theta.norm(dim=1, keepdim=True)                          # (B, 1)
+        tn = theta.norm(dim=-1, keepdim=True)                         # (S, M, 1)
         g = 2 * r.abs() * tn                                          # ‖∂l/∂x‖ per sample
         factor = torch.where(g > 0, g / torch.sqrt(g * g + z * z), torch.zeros_like(g))
-        shift = e * tn * factor                                       # θᵀδ_i / sign(r_i)
-        rt = r + sr * shift                                           # attacked residual r̃
-        coef = (rt * sr * e * factor).sum(1, keepdim=True)            # Σ r̃_i sign(r_i) ε f_i
+        rt = r + sr * e * tn * factor                                 # attacked residual r̃
+        coef = (rt * sr * e * factor).sum(-1, keepdim=True)           # Σ r̃_i sign(r_i) ε f_i
         unit = torch.where(tn > 0, theta / tn.clamp_min(1e-300), torch.zeros_like(theta))
-        grad = (2.0 / n) * (torch.einsum("bnd,bn->bd", x, rt) + coef * unit)
+        grad = (2.0 / n) * (torch.bmm(rt, x) + coef * unit)
     else:
-        g = 2 * r.abs()[:, :, None] * theta.abs()[:, None, :]         # (B, n, d) |∂l/∂x_j|
-        frac = torch.where(g > 0, g / (g + z[:, :, None]), torch.zeros_like(g))
-        shift = e * (frac * theta.abs()[:, None, :]).sum(-1)          # (B, n)
-        rt = r + sr * shift
-        delta_sum = e * torch.sign(theta) * torch.einsum("bn,bnd->bd", rt * sr, frac)
-        grad = (2.0 / n) * (torch.einsum("bnd,bn->bd", x, rt) + delta_sum)
-    return (rt * rt).mean(1), grad
+        g = 2 * r.abs()[..., None] * theta.abs()[:, :, None, :]       # (S, M, n, d) |∂l/∂x_j|
+        frac = torch.where(g > 0, g / (g + z[..., None]), torch.zeros_like(g))
+        rt = r + sr * e * (frac * theta.abs()[:, :, None, :]).sum(-1)  # (S, M, n)
+        delta_sum = e * torch.sign(theta) * torch.einsum("smn,smnd->smd", rt * sr, frac)
+        grad = (2.0 / n) * (torch.bmm(rt, x) + delta_sum)
+    return (rt * rt).mean(-1), grad
 
 
 def linear_sweep(x, y, theta0, *, eps, xi=0.0, l1=0.0, lr: float, steps: int, norm="l2",
@@ -86,23 +86,21 @@ def linear_sweep(x, y, theta0, *, eps, xi=0.0, l1=0.0, lr: float, steps: int, no
         raise ValueError(f"theta0 must have shape ({d},), got {tuple(theta0.shape)}")
     E, X, L = (_grid(v, k, x.dtype, x.device) for v, k in ((eps, "eps"), (xi, "xi"), (l1, "l1")))
     G = (S, E.numel(), X.numel(), L.numel())
-    B = S * E.numel() * X.numel() * L.numel()
-    mesh = torch.meshgrid(torch.arange(S, dtype=x.dtype, device=x.device), E, X, L, indexing="ij")
-    data_idx, e, z, lam = (m.reshape(-1) for m in mesh)                # (B,) each
-    data_idx = data_idx.long()
-    xb, yb = x[data_idx], y[data_idx]                                  # (B, n, d), (B, n)
-    theta = torch.zeros(B, d, dtype=x.dtype, device=x.device) if theta_init is None else \
-        check_vector(theta_init, "theta_init", dtype=x.dtype).expand(B, d).clone()
+    mesh = torch.meshgrid(E, X, L, indexing="ij")
+    e, z, lam = (m.reshape(-1) for m in mesh)                          # (M,) each
+    M = e.numel()
+    theta = torch.zeros(S, M, d, dtype=x.dtype, device=x.device) if theta_init is None else \
+        check_vector(theta_init, "theta_init", dtype=x.dtype).expand(S, M, d).clone()
     lr = float(lr_t)
     train, test, kept = [], [], []
     iterator = range(steps)
     if progress:
         from tqdm.auto import tqdm
-        iterator = tqdm(iterator, desc=f"{B} linear models", unit="step")
+        iterator = tqdm(iterator, desc=f"{S * M} linear models", unit="step")
     for t in iterator:
-        loss, grad = linear_attack_step(theta, xb, yb, e, z, norm)
+        loss, grad = linear_attack_step(theta, x, y, e, z, norm)
         theta = theta - lr * grad
-        theta = torch.sign(theta) * (theta.abs() - lr * lam[:, None]).clamp_min(0.0)  # LASSO prox
+        theta = torch.sign(theta) * (theta.abs() - lr * lam[None, :, None]).clamp_min(0.0)  # LASSO prox
         if t % record_every == 0 or t == steps - 1:
             train.append(loss)
             test.append(adversarial_risk(theta, theta0, e, sigma2, cov, norm))
