@@ -39,3 +39,47 @@ def check_activation(name) -> str:
 def activation_lipschitz(name: str) -> float:
     """Lipschitz constant of φ (all four are 1-Lipschitz)."""
     return ACTIVATIONS[check_activation(name)][1]
+
+
+class _ReLUForwardSoftplusBackward(torch.autograd.Function):
+    """y = relu(x) on the way forward; dy/dx := sigmoid(β x) = d softplus_β(x)/dx on the way
+    back (Xie et al. 2020, "smooth adversarial training"; paper 002 §2.3, Fig. 2)."""
+
+    @staticmethod
+    def forward(ctx, x, beta):
+        ctx.save_for_backward(x)
+        ctx.beta = beta
+        return torch.relu(x)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        (x,) = ctx.saved_tensors
+        return grad_out * torch.sigmoid(ctx.beta * x), None
+
+
+def relu_softplus_grad(x: torch.Tensor, beta: float = 10.0) -> torch.Tensor:
+    """ReLU forward, Softplus(β) backward: forward relu(x), gradient σ(βx) (the derivative of
+    softplus_β(x) = log(1 + e^{βx})/β), so attacks and training see smooth gradients while the
+    network computes exactly what a ReLU network computes (paper 002, Fig. 2 with β = 10).
+
+    Example:
+        >>> relu_softplus_grad(torch.tensor([-1.0, 2.0]), beta=10.0)   # tensor([0., 2.])
+    """
+    if not isinstance(beta, (int, float)) or isinstance(beta, bool) or not beta > 0:
+        raise ValueError(f"beta must be a positive number, got {beta!r}")
+    return _ReLUForwardSoftplusBackward.apply(x, float(beta))
+
+
+class ReLUSoftplusGrad(torch.nn.Module):
+    """nn.Module form of relu_softplus_grad (ReLU forward, Softplus(β) backward)."""
+
+    def __init__(self, beta: float = 10.0):
+        super().__init__()
+        relu_softplus_grad(torch.zeros(1), beta)  # validates beta
+        self.beta = float(beta)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return relu_softplus_grad(x, self.beta)
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}"
