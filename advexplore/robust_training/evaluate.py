@@ -1,0 +1,96 @@
+"""Test-time evaluation: clean accuracy, PGD-20 robust accuracy (advexplore.pgd.pgd_attack, so
+an UPPER bound on the true robust accuracy: the attack's loss is a LOWER bound), the
+adversarial gap in loss and its first-order regularised surrogate, and AutoAttack when the
+optional `autoattack` package is importable."""
+from __future__ import annotations
+
+import contextlib
+import logging
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..pgd import pgd_attack
+from .distributed import DistInfo, all_reduce_sum
+
+log = logging.getLogger(__name__)
+
+
+def _ce(output: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(output.float(), y, reduction="none")
+
+
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, norm: str = "l2",
+             steps: int = 20, batch_size: int = 256, info: DistInfo | None = None,
+             generator: torch.Generator | None = None, autocast_dtype: torch.dtype | None = None) -> dict:
+    """Accuracy and mean cross-entropy on (x, y) clean and under PGD-`steps` (step 2.5ε/steps,
+    one random start, inputs clipped to [0, 1]), plus surrogate = mean ε‖∇ₓl‖_* (the
+    first-order regulariser of the gap; ‖·‖_* = ‖·‖₂ for L2, ‖·‖₁ for L∞).
+
+    The robust accuracy is an UPPER bound on the true robust accuracy (PGD is a lower bound on
+    the inner max). Under torchrun each rank evaluates x[rank::world] and the sums are reduced.
+    x: (n, 3, 32, 32) in [0, 1] (float, or uint8 0..255); y: (n,). The model is put in eval
+    mode and restored. Returns {clean_acc, robust_acc, clean_loss, robust_loss, gap, surrogate, n}.
+    """
+    info = info or DistInfo(device=x.device)
+    was_training = model.training
+    model.eval()
+    xs, ys = x[info.rank::info.world_size], y[info.rank::info.world_size]
+    sums = torch.zeros(6, dtype=torch.float64, device=x.device)
+    amp = (torch.autocast(x.device.type, dtype=autocast_dtype) if autocast_dtype is not None
+           else contextlib.nullcontext())
+    dual_p = 2 if norm == "l2" else 1
+    try:
+        for start in range(0, len(xs), batch_size):
+            xb = xs[start:start + batch_size]
+            xb = xb.float().div(255) if xb.dtype == torch.uint8 else xb
+            yb = ys[start:start + batch_size]
+            with amp:
+                xg = xb.detach().requires_grad_(True)
+                with torch.enable_grad():
+                    clean = _ce(model(xg), yb)
+                    (g,) = torch.autograd.grad(clean.sum(), xg)
+                delta = pgd_attack(model, xb, yb, eps, norm=norm, steps=steps, loss=_ce, clip=(0.0, 1.0),
+                                   generator=generator)
+                with torch.no_grad():
+                    out_clean = model(xb).float()
+                    out_adv = model(xb + delta).float()
+            robust = F.cross_entropy(out_adv, yb, reduction="none")
+            sums += torch.stack([
+                (out_clean.argmax(1) == yb).sum().double(), (out_adv.argmax(1) == yb).sum().double(),
+                clean.detach().double().sum(), robust.double().sum(),
+                (eps * g.flatten(1).float().norm(p=dual_p, dim=1)).double().sum(),
+                torch.tensor(float(len(yb)), dtype=torch.float64, device=x.device)])
+    finally:
+        model.train(was_training)
+    s = all_reduce_sum(sums, info).tolist()
+    n = max(s[5], 1.0)
+    return {"clean_acc": s[0] / n, "robust_acc": s[1] / n, "clean_loss": s[2] / n, "robust_loss": s[3] / n,
+            "gap": (s[3] - s[2]) / n, "surrogate": s[4] / n, "n": int(s[5])}
+
+
+def autoattack_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, norm: str = "l2",
+                        batch_size: int = 256) -> float | None:
+    """Robust accuracy under AutoAttack (standard version, Croce & Hein 2020) if the optional
+    package `autoattack` is importable (pip install git+https://github.com/fra31/auto-attack);
+    otherwise logs why and returns None."""
+    try:
+        from autoattack import AutoAttack
+    except ImportError:
+        log.warning("AutoAttack skipped: the optional package `autoattack` is not installed "
+                    "(pip install git+https://github.com/fra31/auto-attack)")
+        return None
+    was_training = model.training
+    model.eval()
+    try:
+        x = x.float().div(255) if x.dtype == torch.uint8 else x
+        adversary = AutoAttack(model, norm="L2" if norm == "l2" else "Linf", eps=eps, version="standard",
+                               device=x.device, verbose=False)
+        x_adv = adversary.run_standard_evaluation(x, y, bs=batch_size)
+        with torch.no_grad():
+            correct = sum((model(x_adv[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).sum().item()
+                          for i in range(0, len(x), batch_size))
+        return correct / len(x)
+    finally:
+        model.train(was_training)
