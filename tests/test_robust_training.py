@@ -1,0 +1,175 @@
+"""The WRN adversarial-training pipeline at toy size on CPU: augmentation (brute force), the
+training attack (closed-form gradient of a linear model), schedules, LASSO step (closed form),
+atomic checkpoints, killed-and-resumed == uninterrupted, DDP with 2 gloo processes, the CLI."""
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from advexplore.data import load_cifar10
+from advexplore.robust_training import (DistInfo, TrainConfig, Trainer, load_checkpoint, random_crop_flip,
+                                        save_checkpoint, train, train_pgd, write_smoke_cifar)
+from advexplore.robust_training.__main__ import main as cli_main
+from advexplore.robust_training.distributed import epoch_indices, launch
+
+
+@pytest.fixture(scope="module")
+def smoke_dir(tmp_path_factory):
+    return write_smoke_cifar(tmp_path_factory.mktemp("cifar"), n_train=48, n_test=16, seed=1)
+
+
+def tiny(smoke_dir, out, **changes):
+    values = dict(data_dir=str(smoke_dir), out_dir=str(out), depth=10, widen_factor=1, epochs=2,
+                  batch_size=16, steps=2, eval_steps=2, eval_subset=8, progress=False, autoattack=False)
+    values.update(changes)
+    return TrainConfig(**values)
+
+
+def test_smoke_data_is_real_cifar_format(smoke_dir):
+    x, y = load_cifar10(smoke_dir, "train")
+    assert x.shape == (48, 3, 32, 32) and x.dtype == torch.float32 and 0 <= x.min() and x.max() <= 1
+    assert sorted(y.tolist()) == sorted((torch.arange(48) % 10).tolist())
+
+
+def test_random_crop_flip_is_a_shift_with_zero_fill_and_maybe_a_mirror():
+    torch.manual_seed(0)
+    x = torch.rand(40, 2, 6, 6) + 0.5  # no zeros inside, so zero fill is recognisable
+    out = random_crop_flip(x, torch.Generator().manual_seed(3), padding=2)
+    padded = F.pad(x, (2, 2, 2, 2))
+    flips = 0
+    for i in range(len(x)):
+        candidates = [(dy, dx, f) for dy in range(5) for dx in range(5) for f in (False, True)
+                      if torch.equal(out[i], (lambda c: c.flip(-1) if f else c)(padded[i, :, dy:dy + 6, dx:dx + 6]))]
+        assert candidates, f"image {i} is not a crop of the padded image"
+        flips += candidates[0][2]
+    assert 8 <= flips <= 32  # Binomial(40, 1/2): far outside ±4 standard deviations otherwise
+
+
+@pytest.mark.parametrize("norm", ["l2", "linf"])
+def test_train_pgd_stays_in_the_ball_and_box_and_raises_the_loss(norm):
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 10))
+    x, y = torch.rand(16, 3, 8, 8), torch.randint(0, 10, (16,))
+    eps = 0.5 if norm == "l2" else 8 / 255
+    delta = train_pgd(model, x, y, eps, norm, steps=5, generator=torch.Generator().manual_seed(0))
+    size = delta.flatten(1).norm(dim=1) if norm == "l2" else delta.flatten(1).abs().amax(1)
+    assert (size <= eps * (1 + 1e-5)).all()
+    assert ((x + delta) >= 0).all() and ((x + delta) <= 1).all()
+    clean = F.cross_entropy(model(x), y, reduction="none")
+    attacked = F.cross_entropy(model(x + delta), y, reduction="none")
+    assert (attacked > clean).all()
+
+
+def test_train_pgd_surrogate_shrink_matches_the_closed_form_gradient():
+    """Linear logits Wx: ∂CE/∂x = Wᵀ(softmax(Wx) − e_y), so the L2 shrink is ‖g‖/√(‖g‖² + ξ²)."""
+    torch.manual_seed(1)
+    lin = torch.nn.Linear(12, 10, bias=False).double()
+    x, y = torch.rand(6, 12, dtype=torch.float64), torch.randint(0, 10, (6,))
+    xi = 0.05
+    d0 = train_pgd(lin, x, y, 0.3, "l2", steps=3, generator=torch.Generator().manual_seed(5))
+    dxi = train_pgd(lin, x, y, 0.3, "l2", steps=3, xi=xi, generator=torch.Generator().manual_seed(5))
+    g = (torch.softmax(x @ lin.weight.T, 1) - F.one_hot(y, 10).double()) @ lin.weight
+    shrink = g.norm(dim=1) / torch.sqrt(g.norm(dim=1) ** 2 + xi ** 2)
+    assert torch.allclose(dxi, shrink[:, None] * d0, atol=1e-12)
+
+
+def test_config_schedule_and_validation():
+    cfg = TrainConfig(epochs=100, xi=1e-3)
+    assert cfg.milestone_epochs() == [75, 90]  # paper 002, Fig. 2
+    assert [cfg.xi_at(e) for e in (0, 74, 75, 89, 90, 99)] == pytest.approx([1e-3, 1e-3, 1e-4, 1e-4, 1e-5, 1e-5])
+    assert cfg.alpha == pytest.approx(2.5 * 0.5 / 10)
+    for bad in (dict(norm="l3"), dict(method="trades"), dict(epochs=0), dict(milestones=(0.9, 0.5)),
+                dict(precision="int8"), dict(eps=-1.0), dict(device="tpu")):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            TrainConfig(**bad)
+    assert TrainConfig.from_dict(json.loads(cfg.to_json())) == cfg
+    with pytest.raises(ValueError, match="unknown"):
+        TrainConfig.from_dict({"epoch": 3})
+
+
+def test_lasso_adds_lr_lambda_sign_w_to_the_first_sgd_step(smoke_dir, tmp_path):
+    """First SGD step (momentum buffer = gradient): w₁ = w₀ − lr(∇CE + wd·w₀ + λ sign w₀)."""
+    runs = []
+    for lam in (0.0, 1e-2):
+        t = Trainer(tiny(smoke_dir, tmp_path / f"l{lam}", method="clean", augment=False, lasso=lam))
+        w0 = t.net.block2[0].conv1.weight.detach().clone()
+        t.train_step(t.x_train[:16].float() / 255, t.y_train[:16], 0.0)
+        runs.append((w0, t.net.block2[0].conv1.weight.detach().clone()))
+    (w0, w_plain), (w0b, w_lasso) = runs
+    assert torch.equal(w0, w0b)
+    assert torch.allclose(w_lasso - w_plain, -0.1 * 1e-2 * torch.sign(w0), atol=1e-6)
+
+
+def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
+    path = tmp_path / "last.pt"
+    save_checkpoint(path, {"epoch": 1})
+
+    def broken_save(obj, fh):
+        fh.write(b"half a checkpoint")
+        raise OSError("disk full")
+    monkeypatch.setattr(torch, "save", broken_save)
+    with pytest.raises(OSError):
+        save_checkpoint(path, {"epoch": 2})
+    monkeypatch.undo()
+    assert load_checkpoint(path)["epoch"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]
+
+
+def test_killed_and_resumed_run_matches_an_uninterrupted_one(smoke_dir, tmp_path):
+    changes = dict(epochs=3, milestones=(0.5,), xi=1e-3, lasso=1e-5)
+    full = train(tiny(smoke_dir, tmp_path / "full", **changes))
+
+    class Killed(Exception):
+        pass
+
+    def kill_after_second_epoch(epoch, record):
+        if epoch == 1:
+            raise Killed
+    with pytest.raises(Killed):
+        train(tiny(smoke_dir, tmp_path / "cut", **changes), on_epoch_end=kill_after_second_epoch)
+    resumed = train(tiny(smoke_dir, tmp_path / "cut", **changes))
+    a = load_checkpoint(tmp_path / "full" / "last.pt")
+    b = load_checkpoint(tmp_path / "cut" / "last.pt")
+    for key in a["model"]:
+        assert torch.equal(a["model"][key], b["model"][key]), key
+    assert a["optimizer"]["state"].keys() == b["optimizer"]["state"].keys()
+    for k in a["optimizer"]["state"]:
+        assert torch.equal(a["optimizer"]["state"][k]["momentum_buffer"], b["optimizer"]["state"][k]["momentum_buffer"])
+    keys = ("train_loss", "lr", "xi", "test_robust_acc")
+    assert [[r[k] for k in keys] for r in full["history"]] == [[r[k] for k in keys] for r in resumed["history"]]
+    assert [r["lr"] for r in full["history"]] == pytest.approx([0.1, 0.1, 0.01])   # drop after epoch round(1.5)=2
+    assert [r["xi"] for r in full["history"]] == pytest.approx([1e-3, 1e-3, 1e-4])
+    lines = (tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["epoch"] for line in lines] == [1, 2, 3]
+    assert resumed["final"] == full["final"]
+
+
+def test_distributed_sampler_shards_are_disjoint_and_cover_the_data():
+    shards = [epoch_indices(10, 3, 0, DistInfo(rank=r, world_size=2)) for r in (0, 1)]
+    assert set(shards[0].tolist()).isdisjoint(shards[1].tolist())
+    assert sorted(shards[0].tolist() + shards[1].tolist()) == list(range(10))
+
+
+def test_ddp_with_two_gloo_processes(smoke_dir, tmp_path):
+    cfg = tiny(smoke_dir, tmp_path / "ddp", epochs=1)
+    results = launch(cfg, nproc=2, env={"OMP_NUM_THREADS": "1"}, timeout=240)
+    assert results["world_size"] == 2
+    assert results["cost"]["train_images"] == 48          # 24 per rank, 3 batches of 8 each
+    assert (tmp_path / "ddp" / "last.pt").exists() and (tmp_path / "ddp" / "best.pt").exists()
+    ck = load_checkpoint(tmp_path / "ddp" / "last.pt")
+    init = Trainer(tiny(smoke_dir, tmp_path / "init", epochs=1)).net.state_dict()
+    assert not torch.equal(ck["model"]["fc.weight"], init["fc.weight"])  # the ranks trained it
+    assert all(torch.isfinite(v).all() for v in ck["model"].values() if v.is_floating_point())
+
+
+def test_cli_trains_from_flags(smoke_dir, tmp_path, capsys):
+    out = tmp_path / "cli"
+    assert cli_main(["--data-dir", str(smoke_dir), "--out-dir", str(out), "--depth", "10", "--widen-factor", "1",
+                     "--epochs", "1", "--batch-size", "16", "--steps", "1", "--eval-steps", "1",
+                     "--eval-subset", "8", "--norm", "linf", "--eps", "0.0314", "--method", "grad_norm",
+                     "--frozen", "conv1,block1", "--autoattack", "false", "--progress", "false"]) == 0
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["config"]["frozen"] == ["conv1", "block1"] and saved["config"]["norm"] == "linf"
+    assert printed["robust_acc"] == saved["final"]["robust_acc"]
