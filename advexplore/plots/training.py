@@ -41,7 +41,8 @@ def convergence_figure(result: dict) -> go.Figure:
     _band(fig, result["ns"], result["distance_mean"], result["distance_sd"], "distance to θ*",
           PALETTE[1], 1, 2)
     fig.update_xaxes(type="log", title="sample size n")
-    fig.update_yaxes(type="log")
+    fig.update_yaxes(type="log", title="excess adversarial risk", row=1, col=1)
+    fig.update_yaxes(type="log", title="Euclidean distance", row=1, col=2)
     return apply_style(fig, "Low-dimensional convergence to the robust optimum (Thm 2)")
 
 
@@ -57,6 +58,8 @@ def interpolation_figure(result: dict) -> go.Figure:
               showlegend=False)
     fig.add_hline(y=result["v2"], line_dash="dot", annotation_text="v² (null model θ=0)", row=1, col=2)
     fig.update_xaxes(title="iteration t")
+    fig.update_yaxes(title="squared loss on attacked training points", row=1, col=1)
+    fig.update_yaxes(title="exact adversarial risk (eq. 5)", row=1, col=2)
     return apply_style(fig, "High-dimensional interpolation: mean ± sd over repetitions (Fig. 3, Thm 5)")
 
 
