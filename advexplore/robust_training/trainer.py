@@ -40,8 +40,12 @@ AMP_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def build_model(config: TrainConfig, num_classes: int = 10) -> WideResNet:
-    return WideResNet(config.depth, config.widen_factor, num_classes, activation=config.activation,
-                      beta=config.beta, frozen=config.frozen)
+    """The run's WideResNet with its initial weights drawn from torch.manual_seed(config.seed)
+    (the global RNG is left as found), so every rank and every rebuild starts identically."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        return WideResNet(config.depth, config.widen_factor, num_classes, activation=config.activation,
+                          beta=config.beta, frozen=config.frozen)
 
 
 def resolve_precision(config: TrainConfig, device: torch.device) -> str:
@@ -89,7 +93,6 @@ class Trainer:
         self.x_test, self.y_test = load_split(config.data_dir, "test", config.test_subset, dev)
         k = config.eval_subset or len(self.x_test)
         self.x_eval, self.y_eval = self.x_test[:k], self.y_test[:k]
-        torch.manual_seed(config.seed)  # same initial weights on every rank
         self.net = build_model(config).to(dev)
         self.memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
         self.net = self.net.to(memory_format=self.memory_format)

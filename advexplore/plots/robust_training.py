@@ -1,0 +1,89 @@
+"""Figures of the GPU WideResNet runs: training curves, the final table beside the paper's
+numbers, mean ± sd curves over repetitions (Fig. 2 of paper 002) and the gap-vs-surrogate view
+(paper 000). PGD accuracies are attack-based: UPPER bounds on robust accuracy (the attack's
+loss is a LOWER bound on the inner max); the figures say so."""
+from __future__ import annotations
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .style import PALETTE, apply_style
+
+
+def training_curves(histories: dict[str, list[dict]], title: str = "Training curves") -> go.Figure:
+    """Per arm: training loss, and test clean (dashed) / PGD (solid) accuracy (%) by epoch."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("training loss (on the training inputs)",
+                                                        "test accuracy: clean (dashed), PGD (solid, upper bound)"))
+    for i, (name, hist) in enumerate(histories.items()):
+        colour = PALETTE[i % len(PALETTE)]
+        ep = [r["epoch"] for r in hist]
+        fig.add_trace(go.Scatter(x=ep, y=[r["train_loss"] for r in hist], name=name, legendgroup=name,
+                                 line=dict(color=colour)), 1, 1)
+        evaluated = [r for r in hist if "test_clean_acc" in r]
+        fig.add_trace(go.Scatter(x=[r["epoch"] for r in evaluated], y=[100 * r["test_clean_acc"] for r in evaluated],
+                                 name=f"{name} clean", legendgroup=name, showlegend=False,
+                                 line=dict(color=colour, dash="dash")), 1, 2)
+        fig.add_trace(go.Scatter(x=[r["epoch"] for r in evaluated], y=[100 * r["test_robust_acc"] for r in evaluated],
+                                 name=f"{name} PGD", legendgroup=name, showlegend=False,
+                                 line=dict(color=colour)), 1, 2)
+    fig.update_xaxes(title_text="epoch")
+    fig.update_yaxes(title_text="cross-entropy", row=1, col=1)
+    fig.update_yaxes(title_text="accuracy (%)", row=1, col=2)
+    return apply_style(fig, title, height=420)
+
+
+def results_table(rows: dict[str, dict], paper: dict[str, tuple[float, float]] | None = None,
+                  title: str = "Final test accuracy (best checkpoint)") -> go.Figure:
+    """A table: arm, std / adv (PGD-20) accuracy of this run (%), the paper's std / adv, cost."""
+    names = list(rows)
+    fmt = lambda v, d=2: "–" if v is None else f"{v:.{d}f}"  # noqa: E731
+    cols = {"arm": names,
+            "std acc (this run, %)": [fmt(rows[n]["std_acc"]) for n in names],
+            "adv acc PGD-20 (this run, %, upper bound)": [fmt(rows[n]["adv_acc"]) for n in names],
+            "AutoAttack (%)": [fmt(rows[n].get("autoattack_acc")) for n in names]}
+    if paper is not None:
+        cols["std / adv (paper 002, LASSO λ = 1e-5, %)"] = [("%.2f / %.2f" % paper[n]) if n in paper else "–" for n in names]
+    cols["best epoch"] = [str(rows[n]["best_epoch"]) for n in names]
+    cols["GPU-h"] = [fmt(rows[n]["gpu_hours"], 3) for n in names]
+    cols["images/s"] = [fmt(rows[n]["images_per_s"], 0) for n in names]
+    cols["peak mem (GB)"] = [fmt(rows[n]["peak_memory_gb"], 2) for n in names]
+    fig = go.Figure(go.Table(header=dict(values=list(cols), align="left"),
+                             cells=dict(values=list(cols.values()), align="left")))
+    return apply_style(fig, title, height=140 + 30 * len(names))
+
+
+def mean_band_curves(curves: dict[str, tuple[list, list, list]], x_title: str, y_title: str,
+                     title: str) -> go.Figure:
+    """curves[name] = (x, mean, sd): a line with a ±1 sd band per name."""
+    fig = go.Figure()
+    for i, (name, (x, mean, sd)) in enumerate(curves.items()):
+        colour = PALETTE[i % len(PALETTE)]
+        dash = "dash" if "clean" in name else None
+        fig.add_trace(go.Scatter(x=list(x) + list(x)[::-1], y=[m + s for m, s in zip(mean, sd)] +
+                                 [m - s for m, s in zip(mean, sd)][::-1], fill="toself", opacity=0.2,
+                                 line=dict(width=0, color=colour), showlegend=False, hoverinfo="skip"))
+        fig.add_trace(go.Scatter(x=x, y=mean, name=name, line=dict(color=colour, dash=dash)))
+    fig.update_xaxes(title_text=x_title)
+    fig.update_yaxes(title_text=y_title)
+    return apply_style(fig, title)
+
+
+def gap_vs_surrogate(rows: dict[str, dict], title: str) -> go.Figure:
+    """Left: per arm, the adversarial gap in test loss (PGD-20 loss − clean loss; attack-based,
+    a LOWER bound on the true gap) against its first-order regulariser ε E‖∇ₓl‖_*, with the
+    line y = x where a regularised risk would capture the gap. Right: cost per arm."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("gap (PGD, lower bound) vs ε·E‖∇ₓl‖*",
+                                                        "cost: forward+backward passes per image"))
+    names = list(rows)
+    top = max([1e-9] + [max(rows[n]["gap"], rows[n]["surrogate"]) for n in names])
+    fig.add_trace(go.Scatter(x=[0, top], y=[0, top], mode="lines", name="gap = regulariser",
+                             line=dict(color="grey", dash="dot")), 1, 1)
+    for i, n in enumerate(names):
+        fig.add_trace(go.Scatter(x=[rows[n]["surrogate"]], y=[rows[n]["gap"]], mode="markers", name=n,
+                                 marker=dict(size=12, color=PALETTE[i % len(PALETTE)])), 1, 1)
+    fig.add_trace(go.Bar(x=names, y=[rows[n]["passes_per_image"] for n in names], showlegend=False,
+                         marker_color=[PALETTE[i % len(PALETTE)] for i in range(len(names))]), 1, 2)
+    fig.update_xaxes(title_text="ε·E‖∇ₓl‖* (first-order regulariser)", row=1, col=1)
+    fig.update_yaxes(title_text="E[l(x+δ_PGD)] − E[l(x)]", row=1, col=1)
+    fig.update_yaxes(title_text="passes per training image", row=1, col=2)
+    return apply_style(fig, title, height=420)

@@ -1,0 +1,95 @@
+"""What the GPU notebooks run: arms of TrainConfig, smoke-mode settings, the paper's reported
+numbers, summary tables and accuracy-vs-ε curves (notebooks hold no logic of their own)."""
+from __future__ import annotations
+
+import math
+import tempfile
+from pathlib import Path
+
+import torch
+
+from .config import TrainConfig
+from .data import load_split, write_smoke_cifar
+from .distributed import pick_device
+from .evaluate import evaluate
+from .trainer import build_model
+from .checkpoint import load_checkpoint
+
+# paper 002: mean std / adv test accuracy (%) of WRN-34-10 on CIFAR-10 (std. dev. over runs)
+PAPER_TABLE1 = {"benchmark": (84.35, 61.76), "LASSO": (86.57, 63.07)}   # L2, ε = 0.5; LASSO λ = 1e-5
+PAPER_TABLE2 = {"benchmark": (82.87, 50.34), "LASSO": (84.80, 54.26)}   # L∞, ε = 8/255; LASSO λ = 1e-5
+
+# smoke mode: a WRN-10-1 on a few self-written CIFAR-format images, seconds on a laptop CPU
+SMOKE = dict(depth=10, widen_factor=1, steps=2, eval_steps=2, batch_size=16, eval_subset=16,
+             train_subset=0, test_subset=0, autoattack=False, progress=False)
+
+
+def prepare_data(data_dir: str, smoke: bool, seed: int = 0, n_train: int = 48, n_test: int = 24) -> str:
+    """data_dir itself, or (smoke mode with data_dir "") a fresh temp dir holding a tiny
+    CIFAR-format data set written by write_smoke_cifar. Outside smoke mode data_dir is required."""
+    if data_dir:
+        return str(Path(data_dir).expanduser())
+    if not smoke:
+        raise ValueError("data_dir must name the CIFAR-10 python batches (cifar-10-batches-py/) "
+                         "unless smoke=True, which writes a tiny stand-in data set itself")
+    return str(write_smoke_cifar(tempfile.mkdtemp(prefix="advexplore_cifar_"), n_train, n_test, seed))
+
+
+def prepare_out_dir(out_dir: str, smoke: bool) -> str:
+    """out_dir, or a temp dir in smoke mode when out_dir is "" (real runs keep their checkpoints)."""
+    if out_dir:
+        return out_dir
+    if not smoke:
+        raise ValueError("out_dir must be given for a real run (checkpoints, metrics, resume)")
+    return tempfile.mkdtemp(prefix="advexplore_runs_")
+
+
+def make_arms(base: dict, arms: dict[str, dict], out_dir: str, smoke: bool) -> dict[str, TrainConfig]:
+    """One TrainConfig per arm: base settings, then SMOKE (in smoke mode), then the arm's own
+    changes; each arm writes to out_dir/<arm name>."""
+    configs = {}
+    for name, changes in arms.items():
+        values = {**base, **(SMOKE if smoke else {}), **changes}
+        values["out_dir"] = str(Path(out_dir) / name.replace(" ", "_").replace("/", "-"))
+        values.setdefault("extra", {})
+        values["extra"] = {**values["extra"], "arm": name}
+        configs[name] = TrainConfig(**values)
+    return configs
+
+
+def summary_row(results: dict) -> dict:
+    """Final numbers of one run in %: std (clean) and adv (PGD-20) accuracy of the best
+    checkpoint, AutoAttack if run, the loss gap and its surrogate, best epoch and cost."""
+    final, cost = results["final"], results["cost"]
+    aa = final.get("autoattack_acc")
+    return {"std_acc": 100 * final["clean_acc"], "adv_acc": 100 * final["robust_acc"],
+            "autoattack_acc": None if aa is None else 100 * aa, "gap": final["gap"],
+            "surrogate": final["surrogate"], "best_epoch": results["best_epoch"],
+            "seconds": cost["seconds"], "gpu_hours": cost["gpu_hours"], "images_per_s": cost["images_per_s"],
+            "passes_per_image": cost["passes_per_image"], "peak_memory_gb": cost["peak_memory_gb"]}
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    """Sample mean and standard deviation (0 for one value)."""
+    n = len(values)
+    mean = sum(values) / n
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
+    return mean, sd
+
+
+def accuracy_vs_eps(config: TrainConfig, eps_grid: list[float], checkpoint: str = "best.pt",
+                    steps: int | None = None, batch_size: int = 256) -> list[dict]:
+    """Test accuracy of a finished run's checkpoint under PGD at each ε of eps_grid (paper 002,
+    Fig. 2 plots accuracy against the attack level): [{eps, clean_acc, robust_acc}, ...]."""
+    device = pick_device(config.device)
+    model = build_model(config).to(device)
+    model.load_state_dict(load_checkpoint(Path(config.out_dir) / checkpoint, map_location=device)["model"])
+    x, y = load_split(config.data_dir, "test", config.test_subset, device)
+    gen = torch.Generator(device=device)
+    rows = []
+    for eps in eps_grid:
+        gen.manual_seed(config.seed + 777)
+        ev = evaluate(model, x, y, float(eps), config.norm, steps or config.eval_steps, batch_size=batch_size,
+                      generator=gen)
+        rows.append({"eps": float(eps), "clean_acc": ev["clean_acc"], "robust_acc": ev["robust_acc"]})
+    return rows

@@ -1,0 +1,49 @@
+"""The four GPU notebooks (notebooks/gpu/) executed headless in smoke mode on CPU: a tiny
+self-written CIFAR-format data set, a WRN-10-1, 2-step PGD, a couple of epochs."""
+import math
+
+import pytest
+
+PAPER = {"gpu/table1_l2": {"benchmark": [84.35, 61.76], "LASSO": [86.57, 63.07]},
+         "gpu/table2_linf": {"benchmark": [82.87, 50.34], "LASSO": [84.80, 54.26]}}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,norm,eps", [("gpu/table1_l2", "l2", 0.5), ("gpu/table2_linf", "linf", 8 / 255)])
+def test_table_notebooks_in_smoke_mode(run_notebook, name, norm, eps):
+    out = run_notebook(name, smoke=True, smoke_epochs=2)
+    assert out["smoke"] and out["paper"] == PAPER[name]
+    assert set(out["rows"]) == {"benchmark", "LASSO"}
+    for arm, row in out["rows"].items():
+        assert 0 <= row["adv_acc"] <= 100 and 0 <= row["std_acc"] <= 100
+        assert row["passes_per_image"] == 3          # PGD-2 in smoke mode: 2 attack passes + the update
+        assert row["images_per_s"] > 0 and row["seconds"] > 0
+        assert [h["epoch"] for h in out["histories"][arm]] == [1, 2]
+        assert out["configs"][arm]["norm"] == norm and math.isclose(out["configs"][arm]["eps"], eps)
+    assert out["configs"]["LASSO"]["lasso"] == 1e-5 and out["configs"]["benchmark"]["lasso"] == 0
+
+
+@pytest.mark.slow
+def test_fig2_notebook_xi_schedule_and_eps_curves(run_notebook):
+    out = run_notebook("gpu/fig2_surrogate_resnet", smoke=True, smoke_epochs=4, smoke_reps=2)
+    # paper 002 Fig. 2: ξ = 1e-3, ×0.1 at each lr drop; lr drops at round(0.75·4) = 3 and round(0.9·4) = 4
+    assert out["xi_schedule"]["xi=0.001 rep 0"] == pytest.approx([1e-3, 1e-3, 1e-3, 1e-4])
+    assert out["xi_schedule"]["xi=0 rep 1"] == [0, 0, 0, 0]
+    assert out["reps"] == 2 and set(out["summary"]) == {"0", "0.001"}
+    for xi in ("0", "0.001"):
+        eps, mean, sd = out["eps_curves"][f"ξ={xi} PGD"]
+        assert eps[0] == 0.0 and len(mean) == len(sd) == len(eps)
+        # at ε = 0 the attack is void: the curve starts at the runs' mean clean accuracy
+        clean = [out["rows"][f"xi={xi} rep {r}"]["std_acc"] for r in range(2)]
+        assert mean[0] == pytest.approx(sum(clean) / 2)
+
+
+@pytest.mark.slow
+def test_gap_wrn_notebook(run_notebook):
+    out = run_notebook("gpu/gap_wrn", smoke=True, smoke_epochs=2)
+    rows = out["rows"]
+    assert set(rows) == {"AT-PGD", "AT-PGD, frozen conv1+block1", "gradient-norm regulariser", "standard"}
+    assert rows["AT-PGD"]["passes_per_image"] == 3 and rows["gradient-norm regulariser"]["passes_per_image"] == 2
+    assert rows["standard"]["passes_per_image"] == 1
+    for arm in rows:
+        assert math.isfinite(out["gap"][arm]) and out["regulariser"][arm] >= 0
