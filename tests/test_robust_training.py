@@ -173,3 +173,24 @@ def test_cli_trains_from_flags(smoke_dir, tmp_path, capsys):
     saved = json.loads((out / "results.json").read_text())
     assert saved["config"]["frozen"] == ["conv1", "block1"] and saved["config"]["norm"] == "linf"
     assert printed["robust_acc"] == saved["final"]["robust_acc"]
+
+
+def test_autoattack_path_with_a_stand_in_package(smoke_dir, tmp_path, monkeypatch):
+    """The optional `autoattack` package is not installed here; a stand-in with its API whose
+    'attack' returns x unchanged must give the clean accuracy of the same checkpoint."""
+    import sys
+    import types
+
+    calls = []
+
+    class AutoAttack:
+        def __init__(self, model, norm, eps, version, device, verbose):
+            calls.append((norm, eps, version))
+
+        def run_standard_evaluation(self, x, y, bs):
+            return x
+
+    monkeypatch.setitem(sys.modules, "autoattack", types.SimpleNamespace(AutoAttack=AutoAttack))
+    results = train(tiny(smoke_dir, tmp_path / "aa", epochs=1, autoattack=True, norm="linf", eps=8 / 255))
+    assert calls == [("Linf", 8 / 255, "standard")]
+    assert results["final"]["autoattack_acc"] == pytest.approx(results["final"]["clean_acc"])

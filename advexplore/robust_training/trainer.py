@@ -250,9 +250,13 @@ class Trainer:
             self.net.load_state_dict(load_checkpoint(best_path, map_location=self.device)["model"])
         final = self.evaluate(self.x_test, self.y_test, amp=False)  # fp32 for the reported numbers
         final["autoattack_acc"] = None
-        if cfg.autoattack and info.is_main:
-            final["autoattack_acc"] = autoattack_accuracy(self.net, self.x_test, self.y_test, cfg.eps, cfg.norm)
-        barrier(info)
+        if cfg.autoattack:  # every rank attacks its shard (a rank-0-only run would outlast NCCL's timeout)
+            xs, ys = self.x_test[info.rank::info.world_size], self.y_test[info.rank::info.world_size]
+            acc = autoattack_accuracy(self.net, xs, ys, cfg.eps, cfg.norm)
+            if acc is not None:
+                counts = torch.tensor([acc * len(ys), len(ys)], dtype=torch.float64, device=self.device)
+                correct, total = all_reduce_sum(counts, info).tolist()
+                final["autoattack_acc"] = correct / total
         self.net.load_state_dict(last_state)
         peak = all_reduce_max(torch.tensor(peak_memory_gb(self.device), device=self.device), info).item()
         cost = CostReport(device=str(self.device), processes=info.world_size,
