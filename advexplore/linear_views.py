@@ -30,8 +30,10 @@ def linear_risk_views(eps: float, xi: float, sigma2: float, d: int, theta0_norm:
     t = torch.linspace(0.0, t_max, n_path, dtype=torch.float64)
     path = t[:, None] * theta0                                        # (n_path, d)
     eps_grid = torch.linspace(0.0, eps_max, n_eps, dtype=torch.float64)
-    theta_star, risk_star = robust_optimum(theta0, eps_grid, sigma2, norm=norm)
-    star_now, r_now = robust_optimum(theta0, eps, sigma2, norm=norm)
+    # one solver call for the ε-grid and the current ε (the L2 solver's cost is per call)
+    both = torch.cat([eps_grid, torch.tensor([float(eps)], dtype=torch.float64)])
+    theta_both, risk_both = robust_optimum(theta0, both, sigma2, norm=norm)
+    theta_star, risk_star, star_now, r_now = theta_both[:-1], risk_both[:-1], theta_both[-1], risk_both[-1]
     t_s = torch.linspace(0.0, t_max, n_surrogate, dtype=torch.float64)
     return {
         "t": t,

@@ -8,7 +8,7 @@ from .style import PALETTE, apply_style
 
 # trace order, so widgets can update data in place by index
 TRACES = ("risk_path", "risk_path_eps0", "optimum", "risk_star", "shrinkage", "v2", "eps_now",
-          "exact", "surrogate")
+          "exact", "surrogate", "eps_c")
 
 
 def linear_risk_figure(views: dict) -> go.Figure:
@@ -30,6 +30,8 @@ def linear_risk_figure(views: dict) -> go.Figure:
                              showlegend=False), 1, 2)
     fig.add_trace(go.Scatter(name="exact R_L", line=dict(color=PALETTE[0]), showlegend=False), 1, 3)
     fig.add_trace(go.Scatter(name="surrogate R_{L,ξ}", line=dict(color=PALETTE[4], dash="dash")), 1, 3)
+    fig.add_trace(go.Scatter(name="ε_c: θ* = 0 beyond (Prop. 8)", mode="lines",
+                             line=dict(color=PALETTE[5], dash="dashdot", width=1.5)), 1, 2)
     fig.update_xaxes(title_text="t (θ = t·θ0)", row=1, col=1)
     fig.update_xaxes(title_text="attack radius ε", row=1, col=2)
     fig.update_xaxes(title_text="t (θ = t·θ0)", row=1, col=3)
@@ -59,6 +61,8 @@ def fill_linear_risk_figure(fig, views: dict) -> None:
         "eps_now": ([views["eps"]] * 2, [0, top]),
         "exact": (views["t_surrogate"].tolist(), views["exact"].tolist()),
         "surrogate": (views["t_surrogate"].tolist(), views["surrogate"].tolist()),
+        # no line when ε_c lies beyond the plotted ε range (the title still gives it)
+        "eps_c": ([views["eps_c"]] * 2, [0, top]) if views["eps_c"] <= e[-1] else ([], []),
     }
     for trace, key in zip(fig.data, TRACES):
         trace.x, trace.y = data[key]
