@@ -38,7 +38,7 @@ def train_pgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, no
     Returns δ (detached, x's shape). Example: delta = train_pgd(model, x, y, 8/255, "linf")
     """
     alpha = 2.5 * eps / steps if alpha is None else alpha
-    eps_t = torch.tensor(eps, dtype=x.dtype, device=x.device)
+    eps_t = torch.full((), float(eps), dtype=x.dtype, device=x.device)  # a fill kernel, not a host copy
     x = x.detach()
     delta = _random_start(x, eps_t, norm, generator)
     delta = (x + delta).clamp_(0, 1) - x

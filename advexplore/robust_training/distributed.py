@@ -87,6 +87,14 @@ def all_reduce_max(t: torch.Tensor, info: DistInfo) -> torch.Tensor:
     return t
 
 
+def broadcast_state(module: torch.nn.Module, info: DistInfo) -> None:
+    """Copy rank 0's parameters and buffers into every rank's module, in place (nothing with
+    one process). State-dict tensors share storage with the module, so broadcasting them is enough."""
+    if info.distributed:
+        for tensor in module.state_dict().values():
+            dist.broadcast(tensor, src=0)
+
+
 def barrier(info: DistInfo) -> None:
     if info.distributed:
         dist.barrier()

@@ -32,7 +32,8 @@ from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_sta
 from .config import TrainConfig
 from .cost import CostReport, Timer, passes_per_image, peak_memory_gb
 from .data import load_split
-from .distributed import DistInfo, all_reduce_max, all_reduce_sum, barrier, epoch_indices, init_distributed
+from .distributed import (DistInfo, all_reduce_max, all_reduce_sum, barrier, broadcast_state, epoch_indices,
+                          init_distributed)
 from .evaluate import autoattack_accuracy, evaluate
 
 log = logging.getLogger(__name__)
@@ -114,8 +115,21 @@ class Trainer:
         self.out_dir = Path(config.out_dir)
         self.start_epoch, self.best_robust, self.best_epoch, self.history = 0, -1.0, 0, []
         self.train_seconds, self.train_images, self.wall_seconds = 0.0, 0, 0.0
-        if config.resume and (self.out_dir / "last.pt").exists():
+        if self._resume_found():
             self._restore(load_checkpoint(self.out_dir / "last.pt", map_location=dev))
+
+    def _resume_found(self) -> bool:
+        """Whether to resume from out_dir/last.pt. Every rank must see the same answer: rank 0
+        writes the checkpoints, so under torchrun on several nodes out_dir must be on a file
+        system they share; ranks that disagree would otherwise wait on each other for ever."""
+        found = self.config.resume and (self.out_dir / "last.pt").exists()
+        if self.info.distributed:
+            votes = all_reduce_sum(torch.tensor([float(found), 1.0], device=self.device), self.info).tolist()
+            if 0 < votes[0] < votes[1]:
+                raise RuntimeError(f"{int(votes[0])} of {int(votes[1])} processes see {self.out_dir / 'last.pt'}: "
+                                   "out_dir must be on a file system every node shares (rank 0 writes the "
+                                   "checkpoints), or remove it to start afresh")
+        return found
 
     # ---- state -------------------------------------------------------------------------
     def state(self, epoch: int) -> dict:
@@ -167,7 +181,7 @@ class Trainer:
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimizer)
         self.scaler.update()
-        n = yb.new_tensor(len(yb), dtype=torch.float64)
+        n = torch.full((), float(len(yb)), dtype=torch.float64, device=yb.device)
         return torch.stack([loss.detach().double() * n, (output.detach().argmax(1) == yb).sum().double(), n])
 
     # ---- epochs ------------------------------------------------------------------------
@@ -246,8 +260,9 @@ class Trainer:
         cfg, info = self.config, self.info
         last_state = {k: v.clone() for k, v in self.net.state_dict().items()}
         best_path = self.out_dir / "best.pt"
-        if best_path.exists():
+        if info.is_main and best_path.exists():
             self.net.load_state_dict(load_checkpoint(best_path, map_location=self.device)["model"])
+        broadcast_state(self.net, info)  # every rank evaluates rank 0's best weights
         final = self.evaluate(self.x_test, self.y_test, amp=False)  # fp32 for the reported numbers
         final["autoattack_acc"] = None
         if cfg.autoattack:  # every rank attacks its shard (a rank-0-only run would outlast NCCL's timeout)
