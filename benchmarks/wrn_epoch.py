@@ -43,7 +43,8 @@ def main() -> None:
         cfg = TrainConfig(data_dir=str(data), out_dir=f"{tmp}/run", depth=depth, widen_factor=widen,
                           norm=args.norm, eps=0.5 if args.norm == "l2" else 8 / 255, steps=args.steps,
                           batch_size=args.batch, epochs=max(args.epochs, 2), precision=args.precision,
-                          compile=args.compile, device=args.device, resume=False, autoattack=False)
+                          compile=args.compile, device=args.device, resume=False, autoattack=False,
+                          progress=False)
         trainer = Trainer(cfg)
         name = torch.cuda.get_device_name() if cuda else f"CPU ({torch.get_num_threads()} threads)"
         print(f"WRN-{depth}-{widen}, PGD-{args.steps} {args.norm}, batch {args.batch}, {images} images, "

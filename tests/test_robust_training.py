@@ -288,3 +288,18 @@ def test_bf16_channels_last_path_runs_on_cpu(smoke_dir, tmp_path):
     assert t.precision == "bf16"
     cos = F.cosine_similarity(steps["fp32"].flatten(), steps["bf16"].flatten(), dim=0)
     assert cos > 0.9, cos
+
+
+@pytest.mark.slow
+def test_compiled_step_matches_the_eager_step(smoke_dir, tmp_path):
+    """torch.compile (the fast path's option) changes speed, not the mathematics: one PGD
+    training step from the same weights on the same batch gives the same new weights."""
+    updates = {}
+    for compiled in (False, True):
+        t = Trainer(tiny(smoke_dir, tmp_path / f"c{compiled}", compile=compiled, augment=False, steps=1))
+        t.generator.manual_seed(0)
+        w0 = torch.cat([p.detach().flatten().clone() for p in t.net.parameters()])
+        t.train_step(t.x_train[:16].float() / 255, t.y_train[:16], 0.0)
+        updates[compiled] = torch.cat([p.detach().flatten() for p in t.net.parameters()]) - w0
+    # fused kernels sum in another order: equal up to float rounding, relative to the step's size
+    assert (updates[True] - updates[False]).norm() < 1e-2 * updates[False].norm()  # ~1e-3 seen
