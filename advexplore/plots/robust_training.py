@@ -42,7 +42,7 @@ def results_table(rows: dict[str, dict], paper: dict[str, tuple[float, float]] |
             "adv acc PGD-20 (this run, %, upper bound)": [fmt(rows[n]["adv_acc"]) for n in names],
             "AutoAttack (%)": [fmt(rows[n].get("autoattack_acc")) for n in names]}
     if paper is not None:
-        cols["std / adv (paper 002, LASSO λ = 1e-5, %)"] = [("%.2f / %.2f" % paper[n]) if n in paper else "–" for n in names]
+        cols["paper 002: std / adv (%)"] = [("%.2f / %.2f" % paper[n]) if n in paper else "–" for n in names]
     cols["best epoch"] = [str(rows[n]["best_epoch"]) for n in names]
     cols["GPU-h"] = [fmt(rows[n]["gpu_hours"], 3) for n in names]
     cols["images/s"] = [fmt(rows[n]["images_per_s"], 0) for n in names]
