@@ -12,6 +12,17 @@ NOTEBOOKS = ROOT / "notebooks"
 
 
 @pytest.fixture
+def one_thread():
+    """Small matrices: one torch thread is much faster, above all on a shared, busy machine."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
 def run_notebook(tmp_path):
     import papermill as pm
 

@@ -13,13 +13,7 @@ import torch
 from advexplore.data import DataFormatError, load_digits, load_mnist, load_task, read_idx, subsample, write_idx
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small matrices: one torch thread is much faster, above all on a shared, busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # small matrices: see conftest.one_thread
 
 
 def _idx_bytes(array: np.ndarray) -> bytes:

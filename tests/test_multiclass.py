@@ -19,13 +19,7 @@ from advexplore.pgd import pgd_attack
 from advexplore.training import adversarial_train
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small matrices: one torch thread is much faster, above all on a shared, busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # small matrices: see conftest.one_thread
 
 
 def _linear_two_class(d=6, seed=0):
