@@ -80,9 +80,14 @@ def test_config_schedule_and_validation():
     assert [cfg.xi_at(e) for e in (0, 74, 75, 89, 90, 99)] == pytest.approx([1e-3, 1e-3, 1e-4, 1e-4, 1e-5, 1e-5])
     assert cfg.alpha == pytest.approx(2.5 * 0.5 / 10)
     for bad in (dict(norm="l3"), dict(method="trades"), dict(epochs=0), dict(milestones=(0.9, 0.5)),
-                dict(precision="int8"), dict(eps=-1.0), dict(device="tpu")):
+                dict(precision="int8"), dict(eps=-1.0), dict(device="tpu"), dict(activation="gelu"),
+                dict(frozen=("block9",)), dict(lasso=float("nan"))):
         with pytest.raises(ValueError, match=next(iter(bad))):
             TrainConfig(**bad)
+    with pytest.raises(TypeError, match="eps"):
+        TrainConfig(eps="0.5")
+    with pytest.raises(ValueError, match="data_dir"):
+        Trainer(TrainConfig(data_dir=""))
     assert TrainConfig.from_dict(json.loads(cfg.to_json())) == cfg
     with pytest.raises(ValueError, match="unknown"):
         TrainConfig.from_dict({"epoch": 3})

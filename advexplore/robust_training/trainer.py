@@ -79,6 +79,9 @@ class Trainer:
     """
 
     def __init__(self, config: TrainConfig, info: DistInfo | None = None):
+        if not config.data_dir:
+            raise ValueError("data_dir must name the folder of the CIFAR-10 python batches (the extracted "
+                             "cifar-10-batches-py/); for a toy run write one with write_smoke_cifar(folder)")
         self.config = config
         self.info = info or init_distributed(config.device)
         dev = self.device = self.info.device
