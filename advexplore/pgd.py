@@ -18,7 +18,7 @@ def _per_sample_norm(t: torch.Tensor) -> torch.Tensor:
     return t.flatten(1).norm(dim=1).reshape(-1, *([1] * (t.dim() - 1)))
 
 
-def _random_start(x: torch.Tensor, eps: torch.Tensor, norm: str, generator) -> torch.Tensor:
+def random_ball_point(x: torch.Tensor, eps: torch.Tensor, norm: str, generator) -> torch.Tensor:
     """A point drawn uniformly from the ε-ball (L2: direction ~ N(0, I)/‖·‖, radius ε·U^{1/D}).
     Drawn on the generator's device (a CPU generator also serves CUDA inputs), then moved."""
     where = dict(generator=generator, dtype=x.dtype, device=generator.device if generator is not None else x.device)
@@ -32,7 +32,7 @@ def _random_start(x: torch.Tensor, eps: torch.Tensor, norm: str, generator) -> t
     return eps * radius * noise / _per_sample_norm(noise).clamp_min(1e-30)
 
 
-def _project(delta: torch.Tensor, eps: torch.Tensor, norm: str) -> torch.Tensor:
+def project_to_ball(delta: torch.Tensor, eps: torch.Tensor, norm: str) -> torch.Tensor:
     """Euclidean projection onto the ε-ball of the chosen norm."""
     if norm == "linf":
         return torch.maximum(torch.minimum(delta, eps), -eps)
@@ -40,7 +40,7 @@ def _project(delta: torch.Tensor, eps: torch.Tensor, norm: str) -> torch.Tensor:
     return delta * scale.clamp(max=1.0)
 
 
-def _ascent_direction(g: torch.Tensor, norm: str) -> torch.Tensor:
+def ascent_direction(g: torch.Tensor, norm: str) -> torch.Tensor:
     """Steepest ascent for a unit step: g/‖g‖₂ (L2; 0 where g = 0) or sign(g) (L∞)."""
     if norm == "linf":
         return torch.sign(g)
@@ -71,7 +71,8 @@ def pgd_attack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, norm="l2
     u(g) = g/‖g‖₂ (L2) or sign(g) (L∞), Π_ε the projection onto the ball (then `clip`).
     Every iterate is scored and, per sample, the highest-loss iterate over all restarts is
     returned, so the attacked loss never decreases with more steps or restarts. It is a
-    LOWER bound on the inner maximum; for a linear model it reaches (|r| + ε‖θ‖_*)².
+    LOWER bound on the inner maximum; for a linear model it reaches (|r| + ε‖θ‖_*)² exactly from
+    δ = 0 (random_start=False) and up to what is left of the random start otherwise.
 
     ξ > 0 (surrogate attack of paper 002 §2.1): the maximiser δ is shrunk like A_{ε,ξ},
     δ_ξ = ‖g₀‖/√(‖g₀‖² + ξ²)·δ (L2) or |g₀_i|/(|g₀_i| + ξ)·δ_i (L∞), g₀ = ∂l/∂x at the clean
@@ -116,7 +117,7 @@ def pgd_attack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, norm="l2
     best_loss = torch.full((x.shape[0],), -float("inf"), device=x.device)
     for restart in range(restarts):
         start_random = random_start or restart > 0
-        delta = _random_start(x, eps_b, norm, generator) if start_random else torch.zeros_like(x)
+        delta = random_ball_point(x, eps_b, norm, generator) if start_random else torch.zeros_like(x)
         delta = clip_perturbation(x, delta, clip)
         for step in range(steps + 1):
             delta = delta.detach().requires_grad_(True)
@@ -130,7 +131,7 @@ def pgd_attack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, norm="l2
             best_delta = torch.where(mask, delta.detach(), best_delta)
             if grad is None:
                 break
-            delta = _project(delta.detach() + alpha * _ascent_direction(grad.to(x.dtype), norm), eps_b, norm)
+            delta = project_to_ball(delta.detach() + alpha * ascent_direction(grad.to(x.dtype), norm), eps_b, norm)
             delta = clip_perturbation(x, delta, clip)
     if xi > 0:
         g0 = input_gradient(model, x, y, loss).to(x.dtype)

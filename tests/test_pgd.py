@@ -165,3 +165,40 @@ def test_pgd_rejects_bad_arguments(kwargs, error, match):
 def test_lipschitz_upper_bound_rejects_unknown_models():
     with pytest.raises(TypeError, match="Lipschitz"):
         lipschitz_upper_bound(torch.nn.Sequential(torch.nn.Linear(2, 1)))
+
+
+def test_random_ball_point_is_uniform_in_the_ball():
+    """Uniform in the L2 ball of R^D: P(‖δ‖ ≤ rε) = r^D, and directions are isotropic (mean 0).
+    L∞: every coordinate is U(−ε, ε) (mean 0, variance ε²/3)."""
+    from advexplore.pgd import random_ball_point
+
+    g = torch.Generator().manual_seed(0)
+    eps, D, n = torch.tensor(0.7, dtype=torch.float64), 3, 40_000
+    x = torch.zeros(n, D, dtype=torch.float64)
+    d = random_ball_point(x, eps, "l2", g)
+    radius = d.norm(dim=1) / eps
+    assert radius.max() <= 1 + 1e-12
+    for r in (0.3, 0.6, 0.9):  # binomial standard error ≤ 0.0025
+        assert abs((radius <= r).double().mean().item() - r ** D) < 0.01
+    assert d.mean(0).abs().max() < 0.01
+    u = random_ball_point(x, eps, "linf", g)
+    assert u.abs().max() <= eps and u.mean().abs() < 0.01
+    assert abs(u.var().item() - eps.item() ** 2 / 3) < 0.01
+
+
+@pytest.mark.parametrize("norm", ["l2", "linf"])
+def test_project_to_ball_is_the_nearest_point_of_the_ball(norm):
+    """Against brute force: no point of a dense sample of the 2-D ball is nearer than Π_ε(δ)."""
+    from advexplore.pgd import project_to_ball
+
+    eps = torch.tensor(0.5, dtype=torch.float64)
+    grid = torch.linspace(-0.5, 0.5, 201, dtype=torch.float64)
+    pts = torch.cartesian_prod(grid, grid)
+    inside = pts[pts.norm(dim=1) <= 0.5] if norm == "l2" else pts
+    delta = torch.tensor([[0.9, -0.2], [0.1, 0.2], [-1.0, -3.0]], dtype=torch.float64)
+    proj = project_to_ball(delta, eps, norm)
+    for i in range(len(delta)):
+        best = (inside - delta[i]).norm(dim=1).min()
+        assert (proj[i] - delta[i]).norm() <= best + 1e-12
+        size = proj[i].norm() if norm == "l2" else proj[i].abs().max()
+        assert size <= 0.5 + 1e-12

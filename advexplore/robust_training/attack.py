@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..pgd import _ascent_direction, _project, _random_start, surrogate_shrink
+from ..pgd import ascent_direction, project_to_ball, random_ball_point, surrogate_shrink  # shared with pgd_attack
 
 
 def input_grad(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -40,11 +40,11 @@ def train_pgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, no
     alpha = 2.5 * eps / steps if alpha is None else alpha
     eps_t = torch.full((), float(eps), dtype=x.dtype, device=x.device)  # a fill kernel, not a host copy
     x = x.detach()
-    delta = _random_start(x, eps_t, norm, generator)
+    delta = random_ball_point(x, eps_t, norm, generator)
     delta = (x + delta).clamp_(0, 1) - x
     for _ in range(steps):
         g = input_grad(model, x + delta, y)  # grad w.r.t. x + δ equals grad w.r.t. δ
-        delta = _project(delta + alpha * _ascent_direction(g, norm), eps_t, norm)
+        delta = project_to_ball(delta + alpha * ascent_direction(g, norm), eps_t, norm)
         delta = (x + delta).clamp_(0, 1) - x
     if xi > 0:
         delta = surrogate_shrink(input_grad(model, x, y), xi, norm) * delta
