@@ -1,6 +1,7 @@
 """The four GPU notebooks (notebooks/gpu/) executed headless in smoke mode on CPU: a tiny
 self-written CIFAR-format data set, a WRN-10-1, 2-step PGD, a couple of epochs."""
 import math
+import statistics
 
 import pytest
 
@@ -9,18 +10,29 @@ PAPER = {"gpu/table1_l2": {"benchmark": [84.35, 61.76], "LASSO": [86.57, 63.07]}
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name,norm,eps", [("gpu/table1_l2", "l2", 0.5), ("gpu/table2_linf", "linf", 8 / 255)])
-def test_table_notebooks_in_smoke_mode(run_notebook, name, norm, eps):
-    out = run_notebook(name, smoke=True, smoke_epochs=2)
-    assert out["smoke"] and out["paper"] == PAPER[name]
+@pytest.mark.parametrize("name,norm,eps,reps", [("gpu/table1_l2", "l2", 0.5, 1), ("gpu/table2_linf", "linf", 8 / 255, 2)])
+def test_table_notebooks_in_smoke_mode(run_notebook, name, norm, eps, reps):
+    out = run_notebook(name, smoke=True, smoke_epochs=2, smoke_reps=reps)
+    assert out["smoke"] and out["paper"] == PAPER[name] and out["reps"] == reps
     assert set(out["rows"]) == {"benchmark", "LASSO"}
+    names = {arm: [arm] if reps == 1 else [f"{arm} rep {r}" for r in range(reps)] for arm in out["rows"]}
+    assert set(out["runs"]) == {n for ns in names.values() for n in ns}
     for arm, row in out["rows"].items():
+        runs = [out["runs"][n] for n in names[arm]]
+        for key in ("std_acc", "adv_acc"):  # mean and sample sd over the runs, recomputed here
+            values = [r[key] for r in runs]
+            assert row[key] == pytest.approx(statistics.mean(values))
+            sd = statistics.stdev(values) if reps > 1 else 0.0
+            assert row[key.replace("acc", "sd")] == pytest.approx(sd, abs=1e-12)
+        assert row["runs"] == reps and row["seconds"] == pytest.approx(sum(r["seconds"] for r in runs))
         assert 0 <= row["adv_acc"] <= 100 and 0 <= row["std_acc"] <= 100
         assert row["passes_per_image"] == 3          # PGD-2 in smoke mode: 2 attack passes + the update
         assert row["images_per_s"] > 0 and row["seconds"] > 0
-        assert [h["epoch"] for h in out["histories"][arm]] == [1, 2]
-        assert out["configs"][arm]["norm"] == norm and math.isclose(out["configs"][arm]["eps"], eps)
-    assert out["configs"]["LASSO"]["lasso"] == 1e-5 and out["configs"]["benchmark"]["lasso"] == 0
+        for n in names[arm]:
+            assert [h["epoch"] for h in out["histories"][n]] == [1, 2]
+            assert out["configs"][n]["norm"] == norm and math.isclose(out["configs"][n]["eps"], eps)
+            assert out["configs"][n]["lasso"] == (1e-5 if arm == "LASSO" else 0)
+    assert sorted({out["configs"][n]["seed"] for n in out["configs"]}) == list(range(reps))
 
 
 @pytest.mark.slow

@@ -308,3 +308,13 @@ def test_compiled_step_matches_the_eager_step(smoke_dir, tmp_path):
         updates[compiled] = torch.cat([p.detach().flatten() for p in t.net.parameters()]) - w0
     # fused kernels sum in another order: equal up to float rounding, relative to the step's size
     assert (updates[True] - updates[False]).norm() < 1e-2 * updates[False].norm()  # ~1e-3 seen
+
+
+def test_repeat_arms_and_arm_summary_reject_bad_input():
+    from advexplore.robust_training import arm_summary, repeat_arms
+
+    assert repeat_arms({"a": {"lasso": 1e-5}}, 1, 7) == {"a": {"seed": 7, "lasso": 1e-5}}
+    with pytest.raises(ValueError, match="reps"):
+        repeat_arms({"a": {}}, 0)
+    with pytest.raises(ValueError, match="no runs of arm 'b'"):
+        arm_summary({"a rep 0": {"std_acc": 1.0, "adv_acc": 1.0}}, ["b"])

@@ -33,17 +33,27 @@ def training_curves(histories: dict[str, list[dict]], title: str = "Training cur
 
 
 def results_table(rows: dict[str, dict], paper: dict[str, tuple[float, float]] | None = None,
-                  title: str = "Final test accuracy (best checkpoint)") -> go.Figure:
-    """A table: arm, std / adv (PGD-20) accuracy of this run (%), the paper's std / adv, cost."""
+                  title: str = "Final test accuracy (best checkpoint)",
+                  paper_sd: dict[str, tuple[float, float]] | None = None) -> go.Figure:
+    """A table: arm, std / adv (PGD-20) accuracy of this run (%; mean ± sd for rows made by
+    arm_summary over several runs), the paper's std / adv, cost."""
     names = list(rows)
     fmt = lambda v, d=2: "–" if v is None else f"{v:.{d}f}"  # noqa: E731
-    cols = {"arm": names,
-            "std acc (this run, %)": [fmt(rows[n]["std_acc"]) for n in names],
-            "adv acc PGD-20 (this run, %, upper bound)": [fmt(rows[n]["adv_acc"]) for n in names],
+    def acc(n, key):  # "mean ± sd" when the row summarises repeated runs (arm_summary)
+        sd = rows[n].get(key.replace("acc", "sd"))
+        return fmt(rows[n][key]) + (f" ± {sd:.2f}" if sd is not None and rows[n].get("runs", 1) > 1 else "")
+    cols = {"arm": [n + (f" ({rows[n]['runs']} runs)" if rows[n].get("runs", 1) > 1 else "") for n in names],
+            "std acc (this run, %)": [acc(n, "std_acc") for n in names],
+            "adv acc PGD-20 (this run, %, upper bound)": [acc(n, "adv_acc") for n in names],
             "AutoAttack (%)": [fmt(rows[n].get("autoattack_acc")) for n in names]}
     if paper is not None:
-        cols["paper 002: std / adv (%)"] = [("%.2f / %.2f" % paper[n]) if n in paper else "–" for n in names]
-    cols["best epoch"] = [str(rows[n]["best_epoch"]) for n in names]
+        def paper_cell(n):
+            if n not in paper:
+                return "–"
+            (std, adv), sd = paper[n], (paper_sd or {}).get(n)
+            return f"{std:.2f} ± {sd[0]:.2f} / {adv:.2f} ± {sd[1]:.2f}" if sd else f"{std:.2f} / {adv:.2f}"
+        cols["paper 002: std / adv (%)"] = [paper_cell(n) for n in names]
+    cols["best epoch"] = [f"{rows[n]['best_epoch']:g}" for n in names]
     cols["GPU-h"] = [fmt(rows[n]["gpu_hours"], 3) for n in names]
     cols["images/s"] = [fmt(rows[n]["images_per_s"], 0) for n in names]
     cols["peak mem (GB)"] = [fmt(rows[n]["peak_memory_gb"], 2) for n in names]

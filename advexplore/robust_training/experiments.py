@@ -18,6 +18,9 @@ from .checkpoint import load_checkpoint
 # paper 002: mean std / adv test accuracy (%) of WRN-34-10 on CIFAR-10 (std. dev. over runs)
 PAPER_TABLE1 = {"benchmark": (84.35, 61.76), "LASSO": (86.57, 63.07)}   # L2, ε = 0.5; LASSO λ = 1e-5
 PAPER_TABLE2 = {"benchmark": (82.87, 50.34), "LASSO": (84.80, 54.26)}   # L∞, ε = 8/255; LASSO λ = 1e-5
+# the standard deviations the paper gives beside them (std, adv), over its repeated runs
+PAPER_TABLE1_SD = {"benchmark": (0.355, 0.204), "LASSO": (0.214, 0.292)}
+PAPER_TABLE2_SD = {"benchmark": (0.131, 0.315), "LASSO": (0.282, 0.376)}
 
 # smoke mode: a WRN-10-1 on a few self-written CIFAR-format images, seconds on a laptop CPU
 SMOKE = dict(depth=10, widen_factor=1, steps=2, eval_steps=2, batch_size=16, eval_subset=16,
@@ -75,6 +78,41 @@ def mean_std(values: list[float]) -> tuple[float, float]:
     mean = sum(values) / n
     sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
     return mean, sd
+
+
+def repeat_arms(arms: dict[str, dict], reps: int, seed: int = 0) -> dict[str, dict]:
+    """Each arm `reps` times with seeds seed, seed + 1, …, named "<arm> rep <r>" (just "<arm>"
+    when reps == 1), as the paper's tables report mean (sd) over repeated runs."""
+    if not isinstance(reps, int) or isinstance(reps, bool) or reps < 1:
+        raise ValueError(f"reps must be a positive int, got {reps!r}")
+    if reps == 1:
+        return {name: {"seed": seed, **changes} for name, changes in arms.items()}
+    return {f"{name} rep {r}": {"seed": seed + r, **changes} for name, changes in arms.items() for r in range(reps)}
+
+
+def arm_summary(rows: dict[str, dict], arms: list[str]) -> dict[str, dict]:
+    """Per arm, the mean over its runs (named as repeat_arms names them) of every number in
+    summary_row (seconds and gpu_hours: the sum, the arm's whole cost), plus std_sd / adv_sd: the sample standard deviations of std_acc / adv_acc
+    (0 for one run) and runs: how many runs. rows: {run name: summary_row(...)}."""
+    out = {}
+    for arm in arms:
+        runs = [rows[n] for n in rows if n == arm or n.startswith(f"{arm} rep ")]
+        if not runs:
+            raise ValueError(f"no runs of arm {arm!r} among {sorted(rows)}")
+        summary = {}
+        for key, value in runs[0].items():
+            values = [r[key] for r in runs]
+            if key in ("seconds", "gpu_hours"):  # what the arm cost: all its runs together
+                summary[key] = sum(values)
+            elif all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+                summary[key] = mean_std(values)[0]
+            else:
+                summary[key] = value if all(v == value for v in values) else None
+        summary["std_sd"] = mean_std([r["std_acc"] for r in runs])[1]
+        summary["adv_sd"] = mean_std([r["adv_acc"] for r in runs])[1]
+        summary["runs"] = len(runs)
+        out[arm] = summary
+    return out
 
 
 def accuracy_vs_eps(config: TrainConfig, eps_grid: list[float], checkpoint: str = "best.pt",
