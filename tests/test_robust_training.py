@@ -148,6 +148,11 @@ def test_killed_and_resumed_run_matches_an_uninterrupted_one(smoke_dir, tmp_path
     lines = (tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["epoch"] for line in lines] == [1, 2, 3]
     assert resumed["final"] == full["final"]
+    # best checkpoint = the first epoch with the highest (robust, clean) test accuracy (robust overfitting)
+    keys = [(h["test_robust_acc"], h["test_clean_acc"]) for h in full["history"]]
+    assert full["best_epoch"] == resumed["best_epoch"] == keys.index(max(keys)) + 1
+    best = load_checkpoint(tmp_path / "full" / "best.pt")
+    assert best["epoch"] == full["best_epoch"] and best["metrics"]["test_robust_acc"] == max(keys)[0]
 
 
 def test_distributed_sampler_shards_are_disjoint_and_cover_the_data():

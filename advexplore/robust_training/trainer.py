@@ -5,7 +5,7 @@ Per epoch: this rank's shard of a seeded permutation; for each batch, augmentati
 device, the attack (model in eval mode, so BatchNorm statistics see clean-path batches only),
 one SGD step on CE(f(x + δ), y) (+ λ Σ|w|), all under bf16 autocast on CUDA and channels_last,
 with no host synchronisation (metrics are summed on the device and read once per epoch).
-After each epoch: PGD-20 on `eval_subset` test images, best-by-robust-accuracy checkpoint
+After each epoch: PGD-20 on `eval_subset` test images, best-by-robust-accuracy checkpoint (ties: higher clean accuracy)
 (robust overfitting, Rice et al. 2020), an atomic `last.pt` holding everything a resume needs,
 and one JSON line in metrics.jsonl. At the end: the best weights evaluated on the test set
 (clean, PGD-20 in fp32, AutoAttack if installed) and a cost report, all in results.json.
@@ -117,6 +117,7 @@ class Trainer:
             self.attack_model = torch.compile(self.net)
         self.out_dir = Path(config.out_dir)
         self.start_epoch, self.best_robust, self.best_epoch, self.history = 0, -1.0, 0, []
+        self.best_clean = -1.0  # breaks ties in robust accuracy (small eval sets, early epochs)
         self.train_seconds, self.train_images, self.wall_seconds = 0.0, 0, 0.0
         if self._resume_found():
             self._restore(load_checkpoint(self.out_dir / "last.pt", map_location=dev))
@@ -138,7 +139,7 @@ class Trainer:
     def state(self, epoch: int) -> dict:
         return {"model": self.net.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
-                "epoch": epoch, "best_robust": self.best_robust, "best_epoch": self.best_epoch,
+                "epoch": epoch, "best_robust": self.best_robust, "best_clean": self.best_clean, "best_epoch": self.best_epoch,
                 "history": self.history, "train_seconds": self.train_seconds,
                 "train_images": self.train_images, "wall_seconds": self.wall_seconds, "rng": rng_state(), "config": self.config.to_dict()}
 
@@ -149,6 +150,7 @@ class Trainer:
         self.scaler.load_state_dict(ck["scaler"])
         self.start_epoch = ck["epoch"] + 1
         self.best_robust, self.best_epoch, self.history = ck["best_robust"], ck["best_epoch"], ck["history"]
+        self.best_clean = ck.get("best_clean", -1.0)
         self.train_seconds, self.train_images = ck["train_seconds"], ck["train_images"]
         self.wall_seconds = ck["wall_seconds"]
         set_rng_state(ck["rng"])
@@ -239,8 +241,8 @@ class Trainer:
             if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
                 ev = self.evaluate(self.x_eval, self.y_eval)
                 record.update({f"test_{k}": v for k, v in ev.items()})
-                if ev["robust_acc"] > self.best_robust:
-                    self.best_robust, self.best_epoch = ev["robust_acc"], epoch + 1
+                if (ev["robust_acc"], ev["clean_acc"]) > (self.best_robust, self.best_clean):
+                    self.best_robust, self.best_clean, self.best_epoch = ev["robust_acc"], ev["clean_acc"], epoch + 1
                     if info.is_main:
                         save_checkpoint(self.out_dir / "best.pt", {"model": self.net.state_dict(),
                                                                    "epoch": epoch + 1, "metrics": record})
