@@ -111,6 +111,9 @@ def page():
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+        pg.console_errors = []  # shown when a test fails: the front end's own account of it
+        pg.on("console", lambda m: m.type in ("error", "warning") and pg.console_errors.append(f"{m.type}: {m.text}"))
+        pg.on("pageerror", lambda e: pg.console_errors.append(f"pageerror: {e} {getattr(e, 'stack', '')}"))
         try:
             yield pg
         finally:
@@ -154,7 +157,8 @@ def _move_eps_slider_and_check(page, tmp_path: Path, name: str) -> None:
             continue
     else:
         _save_screenshot(page, tmp_path, f"{name}-unchanged")
-        pytest.fail(f"{name}: the figures did not change after three ε slider moves (30 s each)")
+        pytest.fail(f"{name}: the figures did not change after three ε slider moves (30 s each); plot data "
+                    f"{before[:200]}; browser console: {page.console_errors[-20:]}")
     after = page.evaluate(PLOT_DATA_JS)
     assert json.loads(after) != json.loads(before)
     # the first change may be an intermediate step: wait until the figures settle (End's update)
