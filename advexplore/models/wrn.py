@@ -20,16 +20,29 @@ PARTS = ("conv1", "block1", "block2", "block3", "fc")
 WRN_ACTIVATIONS = ("relu", "relu_softplus", "softplus")
 
 
+def check_wrn_activation(name) -> str:
+    if name not in WRN_ACTIVATIONS:
+        raise ValueError(f"activation must be one of {WRN_ACTIVATIONS}, got {name!r}")
+    return name
+
+
+def check_frozen_parts(parts: Iterable[str]) -> tuple[str, ...]:
+    parts = tuple(parts)
+    bad = [p for p in parts if p not in PARTS]
+    if bad:
+        raise ValueError(f"frozen parts must be among {PARTS}, got {bad}")
+    return parts
+
+
 def make_activation(name: str = "relu", beta: float = 10.0) -> nn.Module:
     """"relu"; "relu_softplus": ReLU forward, Softplus(β) backward (paper 002, Fig. 2);
     "softplus": Softplus(β) both ways."""
+    check_wrn_activation(name)
     if name == "relu":
         return nn.ReLU(inplace=False)
     if name == "relu_softplus":
         return ReLUSoftplusGrad(beta)
-    if name == "softplus":
-        return nn.Softplus(beta=beta)
-    raise ValueError(f"activation must be one of {WRN_ACTIVATIONS}, got {name!r}")
+    return nn.Softplus(beta=beta)
 
 
 class BasicBlock(nn.Module):
@@ -104,10 +117,7 @@ class WideResNet(nn.Module):
 
     def freeze(self, parts: Iterable[str]) -> "WideResNet":
         """Freeze the named parts (replacing any earlier choice); the others train."""
-        parts = tuple(parts)
-        bad = [p for p in parts if p not in PARTS]
-        if bad:
-            raise ValueError(f"frozen parts must be among {PARTS}, got {bad}")
+        parts = check_frozen_parts(parts)
         self.frozen = parts
         for name in PARTS:
             for p in self.part(name).parameters():

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field
 
 from .._validate import check_norm
-from ..models.wrn import PARTS, WRN_ACTIVATIONS
+from ..models.wrn import check_frozen_parts, check_wrn_activation
 
 METHODS = ("pgd", "clean", "grad_norm")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -96,11 +96,8 @@ class TrainConfig:
                 raise TypeError(f"{name} must be a number, got {value!r}")
             if not value >= 0:
                 raise ValueError(f"{name} must be ≥ 0, got {value!r}")
-        if self.activation not in WRN_ACTIVATIONS:
-            raise ValueError(f"activation must be one of {WRN_ACTIVATIONS}, got {self.activation!r}")
-        bad = [p for p in self.frozen if p not in PARTS]
-        if bad:
-            raise ValueError(f"frozen parts must be among {PARTS}, got {bad}")
+        check_wrn_activation(self.activation)   # the model's own checks, before a torchrun job starts
+        check_frozen_parts(self.frozen)
         if self.step_size is not None and not float(self.step_size) > 0:
             raise ValueError(f"step_size must be > 0 or None (2.5·eps/steps), got {self.step_size!r}")
         if any(not 0 < m < 1 for m in self.milestones) or list(self.milestones) != sorted(self.milestones):
