@@ -10,10 +10,10 @@ from .data import load_split, write_smoke_cifar
 from .distributed import DistInfo, init_distributed, launch, torchrun_command
 from .evaluate import autoattack_accuracy, evaluate
 from .experiments import (PAPER_TABLE1, PAPER_TABLE1_SD, PAPER_TABLE2, PAPER_TABLE2_SD, accuracy_vs_eps, arm_summary, make_arms, mean_std,
-                          prepare_data, prepare_out_dir, repeat_arms, summary_row)
+                          prepare_data, prepare_out_dir, repeat_arms, run_names, summary_row)
 from .trainer import Trainer, build_model, train
 
-__all__ = ["PAPER_TABLE1", "PAPER_TABLE1_SD", "PAPER_TABLE2", "PAPER_TABLE2_SD", "accuracy_vs_eps", "arm_summary", "repeat_arms", "make_arms", "mean_std", "prepare_data",
+__all__ = ["PAPER_TABLE1", "PAPER_TABLE1_SD", "PAPER_TABLE2", "PAPER_TABLE2_SD", "accuracy_vs_eps", "arm_summary", "repeat_arms", "run_names", "make_arms", "mean_std", "prepare_data",
            "prepare_out_dir", "summary_row", "CostReport", "DistInfo", "TrainConfig", "Trainer", "autoattack_accuracy", "build_model", "evaluate",
            "grad_norm_loss", "init_distributed", "launch", "load_checkpoint", "load_split", "random_crop_flip",
            "rng_state", "save_checkpoint", "set_rng_state", "torchrun_command", "train", "train_pgd",

@@ -80,14 +80,18 @@ def mean_std(values: list[float]) -> tuple[float, float]:
     return mean, sd
 
 
-def repeat_arms(arms: dict[str, dict], reps: int, seed: int = 0) -> dict[str, dict]:
-    """Each arm `reps` times with seeds seed, seed + 1, …, named "<arm> rep <r>" (just "<arm>"
-    when reps == 1), as the paper's tables report mean (sd) over repeated runs."""
+def run_names(arm: str, reps: int) -> list[str]:
+    """The names repeat_arms gives the runs of `arm`: "<arm> rep <r>", or just "<arm>" when reps == 1."""
     if not isinstance(reps, int) or isinstance(reps, bool) or reps < 1:
         raise ValueError(f"reps must be a positive int, got {reps!r}")
-    if reps == 1:
-        return {name: {"seed": seed, **changes} for name, changes in arms.items()}
-    return {f"{name} rep {r}": {"seed": seed + r, **changes} for name, changes in arms.items() for r in range(reps)}
+    return [arm] if reps == 1 else [f"{arm} rep {r}" for r in range(reps)]
+
+
+def repeat_arms(arms: dict[str, dict], reps: int, seed: int = 0) -> dict[str, dict]:
+    """Each arm `reps` times with seeds seed, seed + 1, …, named by run_names, as the paper's
+    tables (and Fig. 2) report mean (sd) over repeated runs."""
+    return {name: {"seed": seed + r, **changes}
+            for arm, changes in arms.items() for r, name in enumerate(run_names(arm, reps))}
 
 
 def arm_summary(rows: dict[str, dict], arms: list[str]) -> dict[str, dict]:
