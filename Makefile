@@ -20,7 +20,7 @@ run: install
 ifeq ($(HEADLESS),)
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
 else
-	$(PY) -m advexplore.run_notebooks --out runs
+	$(PY) -m advexplore.app.run_notebooks --out runs
 endif
 
 ## make test: the whole suite (maths, notebooks headless, browser tests), 2 workers.

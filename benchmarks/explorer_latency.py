@@ -16,7 +16,7 @@ import time
 import numpy as np
 import torch
 
-from advexplore.widgets.explorer import build_explorer
+from advexplore.widgets.adversarial_vs_regularized import build_explorer
 
 
 def percentile_ms(samples, q):

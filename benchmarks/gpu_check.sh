@@ -19,7 +19,7 @@ $py benchmarks/wrn_throughput.py --iters 10 --repeat 2 2>&1 | tee "$out/throughp
 $py benchmarks/wrn_throughput.py --iters 10 --repeat 2 --compile 2>&1 | tee "$out/throughput_compile.txt"
 $py benchmarks/wrn_epoch.py --epochs 2 2>&1 | tee "$out/epoch.txt"
 data="$out/cifar_standin"
-$py -c "from advexplore.robust_training import write_smoke_cifar; write_smoke_cifar('$data', 5000, 1000)"
-$py -m advexplore.robust_training --data-dir "$data" --out-dir "$out/cli_run" --depth 34 --widen-factor 10 \
+$py -c "from advexplore.gpu import write_smoke_cifar; write_smoke_cifar('$data', 5000, 1000)"
+$py -m advexplore.gpu --data-dir "$data" --out-dir "$out/cli_run" --depth 34 --widen-factor 10 \
     --norm linf --eps 0.0313725 --epochs 2 --eval-subset 500 --progress false 2>&1 | tail -n 5 | tee "$out/cli.txt"
 ls -l "$out/cli_run" | tee -a "$out/cli.txt"

@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from advexplore.widgets.linear_explorer import LinearRiskExplorer
+from advexplore.widgets.linear_adversarial_risk import LinearRiskExplorer
 
 SWEEPS = {
     "eps": np.linspace(0.0, 4.0, 41),

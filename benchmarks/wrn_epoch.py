@@ -19,7 +19,7 @@ import warnings
 
 import torch
 
-from advexplore.robust_training import TrainConfig, Trainer, write_smoke_cifar
+from advexplore.gpu import TrainConfig, Trainer, write_smoke_cifar
 
 
 def main() -> None:

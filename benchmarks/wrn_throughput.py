@@ -18,7 +18,7 @@ import time
 
 import torch
 
-from advexplore.robust_training import TrainConfig, Trainer, write_smoke_cifar
+from advexplore.gpu import TrainConfig, Trainer, write_smoke_cifar
 
 
 def make_batch(trainer: Trainer, batch: int) -> tuple[torch.Tensor, torch.Tensor]:

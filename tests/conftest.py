@@ -1,5 +1,5 @@
 """Shared fixtures. `run_notebook` executes a notebook headless through papermill with
-small parameters and returns the numbers it saved with advexplore.notebook_io.save_results."""
+small parameters and returns the numbers it saved with advexplore.results.save_results."""
 from __future__ import annotations
 
 import json

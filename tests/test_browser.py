@@ -205,7 +205,7 @@ def test_linear_risk_notebook_in_jupyterlab(notebook_dir, tmp_path, page):
 
 
 def test_teaching_mode_voila_serves_live_sliders_without_code(notebook_dir, tmp_path, page):
-    from advexplore.cli import voila_command
+    from advexplore.app.cli import voila_command
 
     port, token = _free_port(), secrets.token_hex(16)
     cmd = voila_command(notebook_dir / NB01, port, notebook_dir, token=token)

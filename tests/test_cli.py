@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from advexplore import cli
+from advexplore.app import cli
 
 DATA = Path(__file__).resolve().parent / "data"
 TINY = DATA / "tiny_params.ipynb"

@@ -2,7 +2,7 @@
 that misses early update messages (manzt/anywidget#803) still draws the whole figure."""
 import plotly.graph_objects as go
 
-from advexplore.plots.style import new_figure_widget
+from advexplore.widgets.figure_widget import new_figure_widget
 
 
 def test_figure_widget_comm_opens_with_data_and_layout(monkeypatch):

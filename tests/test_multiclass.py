@@ -12,7 +12,7 @@ from torch import nn
 from advexplore.attacks import surrogate_attack
 from advexplore.classification import (accuracy, adversarial_accuracy, cross_entropy_loss, relu_classifier,
                                        train_classifier)
-from advexplore.confidence import (boundary_margin, confidence_report, layerwise_jacobian_singular_values,
+from advexplore.experiments.confidence_and_margins import (boundary_margin, confidence_report, layerwise_jacobian_singular_values,
                                    logit_margin, softmax_confidence)
 from advexplore.data import load_task
 from advexplore.pgd import pgd_attack

@@ -72,8 +72,8 @@ def test_notebook_01_surrogate_vs_monte_carlo(run_notebook):
 
 def test_linear_widget_redraws_on_slider_change():
     from advexplore import adversarial_risk
-    from advexplore.linear_views import uniform_theta0
-    from advexplore.widgets.linear_explorer import LinearRiskExplorer
+    from advexplore.experiments.linear_adversarial_risk import uniform_theta0
+    from advexplore.widgets.linear_adversarial_risk import LinearRiskExplorer
 
     w = LinearRiskExplorer(eps=0.5, d=4, theta0_norm=2.0)
     before = np.array(w.figure.data[0].y)
@@ -90,7 +90,7 @@ def test_linear_widget_redraws_on_slider_change():
     assert np.allclose(after, adversarial_risk(t[:, None] * theta0, theta0, 1.5).numpy())
     # the ε_c line of the middle panel sits at ‖θ0‖/(c0·v) (v² = ‖θ0‖² + σ²), and moves to
     # ‖θ0‖_∞/(c0·v) = ‖θ0‖/(√d·c0·v) with the L∞ toggle
-    from advexplore.plots.linear import TRACES
+    from advexplore.plots.linear_adversarial_risk import TRACES
     eps_c = w.figure.data[TRACES.index("eps_c")]
     assert eps_c.x[0] == pytest.approx(2.0 / (C0 * math.sqrt(5.0)), rel=1e-12)
     w.update(norm="linf")

@@ -65,10 +65,11 @@ def test_widgets_switch_cached_results():
     paired-repetition panel must show exactly the selected entry."""
     import torch
 
-    from advexplore.confidence import ConfidenceConfig, confidence_study
+    from advexplore.experiments.confidence_and_margins import ConfidenceConfig, confidence_study
     from advexplore.data import load_task
-    from advexplore.lasso_experiment import LassoConfig, lasso_experiment
-    from advexplore.widgets.realdata import ConfidenceView, LassoView
+    from advexplore.experiments.lasso_mnist import LassoConfig, lasso_mnist_experiment
+    from advexplore.widgets.confidence_and_margins import ConfidenceView
+    from advexplore.widgets.lasso_mnist import LassoView
 
     torch.set_num_threads(1)
     task = load_task("", classes=(0, 1), seed=0)
@@ -82,7 +83,7 @@ def test_widgets_switch_cached_results():
         assert f"ε = {eps:g}" in view.figure.layout.title.text
     with pytest.raises(ValueError, match="trained values"):
         view.update(eps=0.45)
-    results = lasso_experiment(task, LassoConfig(n_grid=(4, 6), reps=2, epochs=1, hidden=8, n_test=10,
+    results = lasso_mnist_experiment(task, LassoConfig(n_grid=(4, 6), reps=2, epochs=1, hidden=8, n_test=10,
                                                  attack_steps=1, eval_steps=1), progress=False)
     lasso = LassoView(results)
     lasso.update(metric="standard", n=6)

@@ -126,8 +126,8 @@ def test_bad_arguments():
 
 
 def test_explorer_widget_updates_headless():
-    from advexplore.explorer import ExplorerConfig
-    from advexplore.widgets.explorer import build_explorer
+    from advexplore.experiments.adversarial_vs_regularized import ExplorerConfig
+    from advexplore.widgets.adversarial_vs_regularized import build_explorer
 
     explorer = build_explorer(eps=0.4, width=16, depth=1, n=60, d=2,
                               config=ExplorerConfig(fit_steps=10, n_exhaustive=10))

@@ -8,10 +8,10 @@ import torch
 import torch.nn.functional as F
 
 from advexplore.data import load_cifar10
-from advexplore.robust_training import (DistInfo, TrainConfig, Trainer, load_checkpoint, random_crop_flip,
+from advexplore.gpu import (DistInfo, TrainConfig, Trainer, load_checkpoint, random_crop_flip,
                                         save_checkpoint, train, train_pgd, write_smoke_cifar)
-from advexplore.robust_training.__main__ import main as cli_main
-from advexplore.robust_training.distributed import epoch_indices, launch
+from advexplore.gpu.__main__ import main as cli_main
+from advexplore.gpu.distributed import epoch_indices, launch
 
 
 @pytest.fixture(scope="module")
@@ -213,7 +213,7 @@ def _two_rank_worker(rank, port, smoke_dir, tmp_dir, outcome_dir):
 
     import torch.distributed as dist
 
-    from advexplore.robust_training.distributed import broadcast_state
+    from advexplore.gpu.distributed import broadcast_state
 
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     dist.init_process_group("gloo", rank=rank, world_size=2)
@@ -265,7 +265,7 @@ def test_training_learns_the_smoke_data_and_small_eps_gap_is_first_order(tmp_pat
     images of the self-written data (class means plus noise), and its training loss falls.
     Then Taylor's theorem checks evaluate(): for small ε the PGD loss gap max l(x+δ) − l(x)
     is ε‖∇ₓl‖_* + O(ε²), with the dual norm ‖·‖₂ for L2 and ‖·‖₁ for L∞ balls."""
-    from advexplore.robust_training import evaluate
+    from advexplore.gpu import evaluate
 
     data = write_smoke_cifar(tmp_path / "data", n_train=200, n_test=100, seed=3)
     trainer = Trainer(TrainConfig(data_dir=str(data), out_dir=str(tmp_path / "run"), depth=10, widen_factor=1,
@@ -316,7 +316,7 @@ def test_compiled_step_matches_the_eager_step(smoke_dir, tmp_path):
 
 
 def test_repeat_arms_and_arm_summary_reject_bad_input():
-    from advexplore.robust_training import arm_summary, repeat_arms
+    from advexplore.experiments.gpu import arm_summary, repeat_arms
 
     assert repeat_arms({"a": {"lasso": 1e-5}}, 1, 7) == {"a": {"seed": 7, "lasso": 1e-5}}
     with pytest.raises(ValueError, match="reps"):

@@ -18,6 +18,7 @@ import re
 from pathlib import Path
 
 import plotly.graph_objects as go
+import plotly.io as pio
 
 FORMATS = ("png", "svg", "pdf", "jpeg", "webp")
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
@@ -96,3 +97,17 @@ def export_notebook_figures(notebook, out_dir, formats=("png", "svg"), scale: fl
     for name, fig in notebook_figures(notebook):
         paths += export_figure(fig, Path(out_dir) / name, formats=formats, scale=scale)
     return paths
+
+
+def plotly_outputs_as_html(nb) -> None:
+    """nbconvert cannot render plotly's JSON output: add a text/html version of each figure,
+    plotly.js embedded once (the page then works offline)."""
+
+    first = True
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if PLOTLY_MIME in data and "text/html" not in data:
+                data["text/html"] = pio.to_html(go.Figure(data[PLOTLY_MIME]), full_html=False,
+                                                include_plotlyjs=first)
+                first = False

@@ -20,10 +20,3 @@ def apply_style(fig: go.Figure, title: str | None = None, height: int = 380) -> 
     )
     return fig
 
-
-def new_figure_widget(fig: go.Figure) -> go.FigureWidget:
-    """A FigureWidget (an anywidget since plotly 6) for in-place updates from sliders; see
-    advexplore.plots.figure_widget for why it is not a plain go.FigureWidget."""
-    from .figure_widget import SharedBundleFigureWidget  # noqa: PLC0415 (plotly's 5 MB bundle, read on first use)
-
-    return SharedBundleFigureWidget(fig)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 
-from .. import linear_experiments as lx
-from ..plots import training as tp
+from ..experiments import linear_training as lx
+from ..plots import linear_training as tp
 from .live import LiveFigure, slider
 
 

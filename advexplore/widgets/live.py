@@ -9,7 +9,7 @@ from typing import Callable
 import ipywidgets as widgets
 import plotly.graph_objects as go
 
-from ..plots.style import new_figure_widget
+from .figure_widget import new_figure_widget
 
 
 class LiveFigure:

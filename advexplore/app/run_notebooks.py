@@ -1,6 +1,6 @@
 """Execute the CPU notebooks headless (papermill) into a run folder: `make run HEADLESS=1`.
 
-    python -m advexplore.run_notebooks [--out runs] [--only 01 02] [-p key value ...]
+    python -m advexplore.app.run_notebooks [--out runs] [--only 01 02] [-p key value ...]
 
 Each notebook runs with its own small defaults, `interactive=False` and a `results_path`
 inside the run folder; the GPU notebooks (notebooks/gpu/) are not run here. A summary
@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
 
-NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 
 
 def cpu_notebooks(directory: Path = NOTEBOOK_DIR) -> list[Path]:
@@ -27,6 +28,7 @@ def execute_notebook(src: Path, out_dir: Path, parameters: dict | None = None,
     """Run one notebook headless; returns {notebook, status, seconds, output, results, error}."""
     import papermill as pm
 
+    out_dir = Path(out_dir).resolve()  # results_path must not depend on the kernel's cwd
     out_dir.mkdir(parents=True, exist_ok=True)
     results_path = out_dir / f"{src.stem}.json"
     params = {"interactive": False, "results_path": str(results_path), **(parameters or {})}
@@ -43,6 +45,72 @@ def execute_notebook(src: Path, out_dir: Path, parameters: dict | None = None,
     return record
 
 
+def timestamp() -> str:
+    return datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+
+
+def export_html(executed: Path) -> Path:
+    """The executed notebook as a standalone HTML page next to it (nbconvert)."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    from ..plots.export import plotly_outputs_as_html
+
+    nb = nbformat.read(str(executed), as_version=4)
+    plotly_outputs_as_html(nb)
+    body, _ = HTMLExporter().from_notebook_node(nb)
+    html = executed.with_suffix(".html")
+    html.write_text(body, encoding="utf-8")
+    return html
+
+
+def run_one_in_fresh_thread(*args, **kwargs) -> dict:
+    """run_one in a new thread. A Dask worker may call tasks where an asyncio loop is already
+    running, and nbclient (under papermill) refuses to start its own loop there ("This event
+    loop is already running"); a fresh thread has no loop."""
+    outcome: dict = {}
+
+    def target():
+        try:
+            outcome["record"] = run_one(*args, **kwargs)
+        except BaseException as err:  # re-raised in the caller's thread below
+            outcome["error"] = err
+
+    thread = threading.Thread(target=target, name="advexplore-run")
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["record"]
+
+
+def run_one(notebook: str | Path, out_dir: str | Path, parameters: dict | None = None,
+            progress_bar: bool = False, html: bool = True, figures: tuple[str, ...] = ()) -> dict:
+    """Execute one notebook into out_dir (executed .ipynb, results .json, optional .html/figures).
+
+    Returns run_notebooks' record plus "parameters", "html" and "figures". Top-level so a
+    process pool or a Dask worker can pickle it.
+    """
+    # Absolute paths: papermill chdir()s into the notebook's folder, and that is process-wide,
+    # so threaded Dask workers (LocalCluster(processes=False)) would otherwise race on it.
+    notebook, out_dir = Path(notebook).resolve(), Path(out_dir).resolve()
+    record = execute_notebook(notebook, out_dir, parameters, progress_bar=progress_bar)
+    record["parameters"] = dict(parameters or {})
+    record["html"], record["figures"] = "", []
+    if Path(record["output"]).exists():
+        if html:
+            record["html"] = str(export_html(Path(record["output"])))
+        if figures:
+            from ..plots.export import export_notebook_figures
+            try:
+                record["figures"] = [str(p) for p in export_notebook_figures(
+                    Path(record["output"]), out_dir / "figures", formats=figures)]
+            except Exception as err:  # figures are a bonus: the run itself still counts
+                record["figures_error"] = f"{type(err).__name__}: {err}"
+    (out_dir / "record.json").write_text(json.dumps(record, indent=1, default=str))
+    return record
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="runs", help="parent folder of the run folder (default: runs)")
@@ -51,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from tqdm.auto import tqdm
 
-    run_dir = Path(args.out) / datetime.now().strftime("%Y%m%d-%H%M%S")
+    # Absolute: papermill resolves results_path in the kernel's cwd (notebooks/), not here.
+    run_dir = Path(args.out).resolve() / datetime.now().strftime("%Y%m%d-%H%M%S")
     notebooks = [p for p in cpu_notebooks()
                  if not args.only or any(p.name.startswith(o) for o in args.only)]
     if not notebooks:

@@ -5,7 +5,7 @@ the standard risk, the PGD adversarial risk (LOWER bound), the exhaustive-search
 (inputs of dimension ≤ 2, ≈ exact), the two regularised risks (weight-norm Ω = certified
 UPPER bound; input-gradient Ω = local linearisation) and the gaps. ξ only rescales the
 cached PGD perturbations (surrogate attack), so a ξ move costs one forward pass.
-No plotting here: advexplore.plots.explorer draws, advexplore.widgets.explorer wires sliders.
+No plotting here: advexplore.plots.adversarial_vs_regularized draws, advexplore.widgets.adversarial_vs_regularized wires sliders.
 """
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from .attacks import input_gradient, squared_loss
-from .bounds import exhaustive_max_loss
-from .data import gaussian_data
-from .models import MLP, linear_model
-from .pgd import pgd_attack, surrogate_shrink
-from .regularized import regularized_risk
+from ..attacks import input_gradient, squared_loss
+from ..bounds import exhaustive_max_loss
+from ..data import gaussian_data
+from ..models import MLP, linear_model
+from ..pgd import pgd_attack, surrogate_shrink
+from ..regularized import regularized_risk
 
 
 @dataclass
@@ -158,9 +158,9 @@ def compare_training(make_model, x, y, x_test, y_test, *, eps: float, xi: float 
     """
     from functools import partial
 
-    from .cost import count_passes
-    from .regularized import regularized_train
-    from .training import adversarial_train  # issue 4's Algorithm 1
+    from ..cost import count_passes
+    from ..regularized import regularized_train
+    from ..training import adversarial_train  # issue 4's Algorithm 1
 
     config = config or ExplorerConfig()
     template = make_model()

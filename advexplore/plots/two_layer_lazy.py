@@ -1,6 +1,5 @@
-"""Figures of notebooks/07_two_layer_lazy (paper 002 Thm 3/4 and 6/7) and
-08_width_and_robust_training (paper 001). Inputs are the dicts of advexplore.lazy_two_layer
-and advexplore.width; nothing is computed here."""
+"""Figures of notebooks/07_two_layer_lazy (paper 002 Thm 3/4 and 6/7). Inputs are the dicts of
+advexplore.experiments.two_layer_lazy; nothing is computed here."""
 from __future__ import annotations
 
 import numpy as np
@@ -49,16 +48,3 @@ def interpolation_figure(result: dict, title: str | None = None) -> go.Figure:
     fig.update_yaxes(title_text="loss / v²", row=1, col=1)
     return apply_style(fig, title or "High-dimensional interpolation of two-layer nets (Thm 6/7)")
 
-
-def width_figure(sweep: dict, threshold: float | None = None, title: str | None = None) -> go.Figure:
-    """Robust training loss (PGD, a LOWER bound) against width, one line per ε (ε = 0: standard)."""
-    fig = go.Figure()
-    for i, eps in enumerate(sweep["eps_values"]):
-        label = "standard training loss (ε = 0)" if eps == 0 else f"robust training loss, ε = {eps:g} (PGD, LOWER bound)"
-        fig.add_trace(go.Scatter(x=sweep["widths"], y=sweep["loss"][eps], mode="lines+markers", name=label,
-                                 line=dict(color=PALETTE[i % len(PALETTE)])))
-    if threshold is not None:
-        fig.add_hline(y=threshold, line=dict(color="#444", dash="dot"), annotation_text="interpolation threshold")
-    fig.update_xaxes(title_text="width (hidden units)", type="log")
-    fig.update_yaxes(title_text="training loss (mean squared)", type="log")
-    return apply_style(fig, title or "Robust interpolation needs more width (paper 001)")

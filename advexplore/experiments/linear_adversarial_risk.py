@@ -1,13 +1,13 @@
 """The numbers behind notebook 01: the linear adversarial risk seen three ways, for one
-setting of (ε, ξ, σ², d, ‖θ0‖, norm). Pure tensors; advexplore.plots.linear draws them."""
+setting of (ε, ξ, σ², d, ‖θ0‖, norm). Pure tensors; advexplore.plots.linear_adversarial_risk draws them."""
 from __future__ import annotations
 
 import math
 
 import torch
 
-from .linear_risk import adversarial_risk, dimensional_effect, surrogate_risk
-from .robust_optimum import robust_optimum, robust_threshold
+from ..linear_risk import adversarial_risk, dimensional_effect, surrogate_risk
+from ..robust_optimum import robust_optimum, robust_threshold
 
 
 def uniform_theta0(d: int, theta0_norm: float) -> torch.Tensor:

@@ -1,23 +1,21 @@
 """GPU adversarial training of WideResNets on CIFAR-10 (paper 002 Tables 1–2, Fig. 2; paper 000's
 WRN evidence): a config, a resumable torchrun-ready trainer, evaluation and a cost report.
-Run `python -m advexplore.robust_training --help`, or the notebooks in notebooks/gpu/."""
+Run `python -m advexplore.gpu --help`, or the notebooks in notebooks/gpu/ (their helpers:
+advexplore.experiments.gpu; their figures: advexplore.plots.gpu)."""
 from .attack import grad_norm_loss, train_pgd
 from .augment import random_crop_flip
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .config import TrainConfig
-from .cost import CostReport
+from .report import CostReport
 from .data import load_split, write_smoke_cifar
 from .distributed import DistInfo, init_distributed, launch, torchrun_command
 from .evaluate import autoattack_accuracy, evaluate
-from .experiments import (PAPER_TABLE1, PAPER_TABLE1_SD, PAPER_TABLE2, PAPER_TABLE2_SD, accuracy_vs_eps, arm_summary, make_arms, mean_std,
-                          prepare_data, prepare_out_dir, repeat_arms, run_names, summary_row)
 from .trainer import Trainer, build_model, train
 
-__all__ = ["PAPER_TABLE1", "PAPER_TABLE1_SD", "PAPER_TABLE2", "PAPER_TABLE2_SD", "accuracy_vs_eps", "arm_summary", "repeat_arms", "run_names", "make_arms", "mean_std", "prepare_data",
-           "prepare_out_dir", "summary_row", "CostReport", "DistInfo", "TrainConfig", "Trainer", "autoattack_accuracy", "build_model", "evaluate",
+__all__ = ["CostReport", "DistInfo", "TrainConfig", "Trainer", "autoattack_accuracy", "build_model", "evaluate",
            "grad_norm_loss", "init_distributed", "launch", "load_checkpoint", "load_split", "random_crop_flip",
-           "rng_state", "save_checkpoint", "set_rng_state", "torchrun_command", "train", "train_pgd",
-           "write_smoke_cifar", "run"]
+           "rng_state", "run", "save_checkpoint", "set_rng_state", "torchrun_command", "train", "train_pgd",
+           "write_smoke_cifar"]
 
 
 def run(config: TrainConfig, devices: int = 1, **launch_kwargs) -> dict:

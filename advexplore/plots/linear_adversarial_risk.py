@@ -47,7 +47,7 @@ def linear_risk_figure(views: dict) -> go.Figure:
 
 
 def fill_linear_risk_figure(fig, views: dict) -> None:
-    """Write `views` (advexplore.linear_views.linear_risk_views) into the traces of `fig`."""
+    """Write `views` (advexplore.experiments.linear_adversarial_risk.linear_risk_views) into the traces of `fig`."""
     t, e = views["t"].tolist(), views["eps_grid"].tolist()
     r_star = views["risk_star"].tolist()
     top = max(max(r_star), views["v2"]) * 1.05

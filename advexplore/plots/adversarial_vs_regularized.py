@@ -1,5 +1,5 @@
 """Figures of the adversarial-vs-regularised explorer (notebook 06). Each function takes
-computed tensors (advexplore.explorer) and returns a plotly figure; nothing is computed here.
+computed tensors (advexplore.experiments.adversarial_vs_regularized) and returns a plotly figure; nothing is computed here.
 
 Bounds are named in every legend: attack-based risks (PGD) are LOWER bounds on the
 adversarial risk, the weight-norm regularised risk is a certified UPPER bound."""
@@ -125,7 +125,7 @@ def decision_figure(u, v, f, x, delta, eps: float, y=None, max_arrows: int = 40)
     fig.add_trace(go.Scatter(x=x[:, 0], y=x[:, 1], mode="markers", name="data",
                              marker=dict(size=5, color="#222", opacity=0.6), meta="data"))
     m = min(max_arrows, len(x))
-    arrows_x, arrows_y = _arrow_segments(x[:m], delta[:m])
+    arrows_x, arrows_y = arrow_segments(x[:m], delta[:m])
     fig.add_trace(go.Scatter(x=arrows_x, y=arrows_y, mode="lines", name="PGD attack x → x + δ",
                              line=dict(color=PALETTE[4], width=2), meta="arrows"))
     fig.add_trace(go.Scatter(x=x[:m, 0] + delta[:m, 0], y=x[:m, 1] + delta[:m, 1], mode="markers",
@@ -136,7 +136,7 @@ def decision_figure(u, v, f, x, delta, eps: float, y=None, max_arrows: int = 40)
     return apply_style(fig, f"Model output f(x) and PGD attack directions at ε = {eps:g}", height=430)
 
 
-def _arrow_segments(x, delta):
+def arrow_segments(x, delta):
     """Line segments (x, x + δ) joined by None breaks, for one Scatter trace."""
     xs, ys = [], []
     for p, d in zip(x, delta):

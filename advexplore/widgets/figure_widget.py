@@ -87,3 +87,9 @@ class SharedBundleFigureWidget(go.FigureWidget):
     def open(self):
         if not getattr(self, "_hold_open", False):
             super().open()
+
+
+def new_figure_widget(fig: go.Figure) -> go.FigureWidget:
+    """A FigureWidget (an anywidget since plotly 6) for in-place updates from sliders; see
+    SharedBundleFigureWidget for why it is not a plain go.FigureWidget."""
+    return SharedBundleFigureWidget(fig)

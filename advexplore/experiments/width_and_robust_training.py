@@ -13,11 +13,11 @@ from functools import partial
 
 import torch
 
-from .attacks import squared_loss
-from .bounds import certified_max_loss
-from .data import gaussian_data
-from .models import MLP
-from .pgd import pgd_attack
+from ..attacks import squared_loss
+from ..bounds import certified_max_loss
+from ..data import gaussian_data
+from ..models import MLP
+from ..pgd import pgd_attack
 
 
 def robust_training_loss(model, x, y, eps: float, generator=None) -> float:
@@ -34,7 +34,7 @@ def width_run(width: int, eps: float, *, n: int = 40, d: int = 5, activation: st
               lr: float = 0.05, steps: int = 1500, attack_steps: int = 5, seed: int = 0) -> dict:
     """Train MLP(d, width, depth=1) by adversarial_train (PGD attack; ε = 0: standard) and report
     the final robust training loss (PGD lower bound) and the certified upper bound."""
-    from .training import adversarial_train  # issue 4's Algorithm 1
+    from ..training import adversarial_train  # issue 4's Algorithm 1
 
     gen = torch.Generator().manual_seed(seed)
     x, y = gaussian_data(n, torch.ones(d), generator=gen, dtype=torch.float32)

@@ -13,16 +13,16 @@ import math
 
 import torch
 
-from .attacks import squared_loss, surrogate_attack
-from .data import gaussian_data
-from .linear_risk import dimensional_effect
-from .models import TwoLayerNet
-from .pgd import pgd_attack
-from .robust_optimum import robust_optimum
+from ..attacks import squared_loss, surrogate_attack
+from ..data import gaussian_data
+from ..linear_risk import dimensional_effect
+from ..models import TwoLayerNet
+from ..pgd import pgd_attack
+from ..robust_optimum import robust_optimum
 
 
 def _train(net, x, y, *, eps, xi, lr, steps):
-    from .training import adversarial_train  # issue 4's Algorithm 1
+    from ..training import adversarial_train  # issue 4's Algorithm 1
     adversarial_train(net, x, y, eps=eps, xi=xi, lr=lr, steps=steps)
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 
-from ..linear_views import linear_risk_views
-from ..plots.linear import fill_linear_risk_figure, linear_risk_figure
-from ..plots.style import new_figure_widget
+from .._validate import NORMS
+from ..experiments.linear_adversarial_risk import linear_risk_views
+from ..plots.linear_adversarial_risk import fill_linear_risk_figure, linear_risk_figure
+from .figure_widget import new_figure_widget
 
-NORM_LABELS = {"L2 (eq. 5)": "l2", "L∞ (eq. 9)": "linf"}
+# The values are the library's norm names (NORMS = ("l2", "linf")), in that order.
+NORM_LABELS = dict(zip(("L2 (eq. 5)", "L∞ (eq. 9)"), NORMS))
 
 
 class LinearRiskExplorer:

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import torch
 
-from .config import TrainConfig
-from .data import load_split, write_smoke_cifar
-from .distributed import pick_device
-from .evaluate import evaluate
-from .trainer import build_model
-from .checkpoint import load_checkpoint
+from ..gpu.config import TrainConfig
+from ..gpu.data import load_split, write_smoke_cifar
+from ..gpu.distributed import pick_device
+from ..gpu.evaluate import evaluate
+from ..gpu.trainer import build_model
+from ..gpu.checkpoint import load_checkpoint
 
 # paper 002: mean std / adv test accuracy (%) of WRN-34-10 on CIFAR-10 (std. dev. over runs)
 PAPER_TABLE1 = {"benchmark": (84.35, 61.76), "LASSO": (86.57, 63.07)}   # L2, ε = 0.5; LASSO λ = 1e-5

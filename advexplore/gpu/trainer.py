@@ -25,12 +25,12 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from ..models.wrn import WideResNet
-from ..notebook_io import save_results
+from ..results import save_results
 from .attack import grad_norm_loss, train_pgd
 from .augment import random_crop_flip
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .config import TrainConfig
-from .cost import CostReport, Timer, passes_per_image, peak_memory_gb
+from .report import CostReport, Timer, passes_per_image, peak_memory_gb
 from .data import load_split
 from .distributed import (DistInfo, all_reduce_max, all_reduce_sum, barrier, broadcast_state, epoch_indices,
                           init_distributed)
@@ -75,7 +75,7 @@ class Trainer:
 
     Example:
         >>> cfg = TrainConfig(data_dir="~/cifar-10-batches-py", out_dir="runs/t1", eps=0.5)
-        >>> results = Trainer(cfg).fit()         # or: python -m advexplore.robust_training ...
+        >>> results = Trainer(cfg).fit()         # or: python -m advexplore.gpu ...
     """
 
     def __init__(self, config: TrainConfig, info: DistInfo | None = None):

@@ -1,13 +1,12 @@
-"""Widgets of the real-data notebooks. All numbers are computed before the widget is built
-(advexplore.lasso_experiment / advexplore.confidence); the sliders only switch between cached
-results, so they update live (continuous_update=True, a few ms per move)."""
+"""Widget of notebooks/09_lasso_mnist. All numbers are computed before the widget is built
+(advexplore.experiments.lasso_mnist); the controls only switch between cached results, so they
+update live (continuous_update=True, a few ms per move)."""
 from __future__ import annotations
 
 import ipywidgets as widgets
 
-from ..plots.realdata import (METRIC_TITLES, confidence_figure, lasso_boxplot, pair_traces,
-                              update_confidence_figure)
-from ..plots.style import new_figure_widget
+from ..plots.lasso_mnist import METRIC_TITLES, lasso_boxplot, pair_traces
+from .figure_widget import new_figure_widget
 
 
 class LassoView:
@@ -51,32 +50,3 @@ class LassoView:
             self._ui = widgets.VBox([widgets.HBox([metric, n]), self.figure])
         return self._ui
 
-
-class ConfidenceView:
-    """Paper 003 browser: an ε slider picks the adversarially trained net compared with the
-    standard one (ε = 0 of the study's grid)."""
-
-    def __init__(self, study: dict, eps: float | None = None):
-        self.study = study
-        self.index = len(study["eps"]) - 1 if eps is None else self._index(eps)
-        self.figure = new_figure_widget(confidence_figure(study, self.index))
-        self._ui = None
-
-    def _index(self, eps: float) -> int:
-        grid = self.study["eps"]
-        if eps not in grid:
-            raise ValueError(f"eps must be one of the trained values {grid}, got {eps!r}")
-        return grid.index(eps)
-
-    def update(self, eps: float) -> None:
-        self.index = self._index(eps)
-        update_confidence_figure(self.figure, self.study, self.index)
-
-    @property
-    def ui(self):
-        if self._ui is None:
-            slider = widgets.SelectionSlider(options=self.study["eps"], value=self.study["eps"][self.index],
-                                             description="training ε", continuous_update=True)
-            slider.observe(lambda c: self.update(eps=c["new"]), names="value")
-            self._ui = widgets.VBox([slider, self.figure])
-        return self._ui

@@ -102,12 +102,12 @@ def barrier(info: DistInfo) -> None:
 
 def torchrun_command(config_path, nproc: int, nnodes: int = 1) -> list[str]:
     """The command that trains the JSON config at config_path on nproc processes per node:
-    `python -m torch.distributed.run --standalone --nproc_per_node N -m advexplore.robust_training
+    `python -m torch.distributed.run --standalone --nproc_per_node N -m advexplore.gpu
     --config-json PATH` (for several nodes run torchrun yourself with --nnodes/--rdzv-endpoint)."""
     if not isinstance(nproc, int) or nproc < 1:
         raise ValueError(f"nproc must be a positive int, got {nproc!r}")
     return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nnodes={nnodes}",
-            f"--nproc_per_node={nproc}", "-m", "advexplore.robust_training", "--config-json", str(config_path)]
+            f"--nproc_per_node={nproc}", "-m", "advexplore.gpu", "--config-json", str(config_path)]
 
 
 def launch(config, nproc: int, env: dict | None = None, timeout: float | None = None) -> dict:

@@ -11,9 +11,9 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from ._validate import check_nonnegative, check_norm, check_positive_int
-from .classification import UNIT_BOX, accuracy, adversarial_accuracy, cross_entropy_loss, predict
-from .pgd import pgd_attack
+from .._validate import check_nonnegative, check_norm, check_positive_int
+from ..classification import UNIT_BOX, accuracy, adversarial_accuracy, cross_entropy_loss, predict
+from ..pgd import pgd_attack
 
 
 @torch.no_grad()
@@ -163,7 +163,7 @@ def confidence_study(task, config: ConfidenceConfig, progress: bool = True) -> d
     [[acc of net i at ε_j]], "config": dict}."""
     from tqdm.auto import tqdm
 
-    from .classification import relu_classifier, train_classifier
+    from ..classification import relu_classifier, train_classifier
 
     eps_grid = [float(e) for e in config.eps_grid]
     eps_max = config.eps_max if config.eps_max is not None else 2 * max(max(eps_grid), 1e-3)

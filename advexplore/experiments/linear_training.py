@@ -9,10 +9,10 @@ import math
 
 import torch
 
-from .data import gaussian_data
-from .linear_risk import dimensional_effect
-from .robust_optimum import robust_optimum
-from .sweeps import linear_sweep
+from ..data import gaussian_data
+from ..linear_risk import dimensional_effect
+from ..robust_optimum import robust_optimum
+from ..sweeps import linear_sweep
 
 
 def _datasets(reps: int, n: int, theta0: torch.Tensor, sigma2: float, seed: int):

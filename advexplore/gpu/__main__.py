@@ -1,6 +1,6 @@
-"""Command line: `python -m advexplore.robust_training --data-dir DIR --out-dir runs/x [...]`,
+"""Command line: `python -m advexplore.gpu --data-dir DIR --out-dir runs/x [...]`,
 one flag per TrainConfig field (see --help), or `--config-json FILE`. Under torchrun:
-`torchrun --standalone --nproc_per_node 8 -m advexplore.robust_training --data-dir DIR ...`."""
+`torchrun --standalone --nproc_per_node 8 -m advexplore.gpu --data-dir DIR ...`."""
 from __future__ import annotations
 
 import argparse
@@ -31,7 +31,7 @@ def _strings(text: str) -> tuple:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m advexplore.robust_training",
+    parser = argparse.ArgumentParser(prog="python -m advexplore.gpu",
                                      description=TrainConfig.__doc__.splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--config-json", help="a JSON file of TrainConfig fields (flags given override it)")

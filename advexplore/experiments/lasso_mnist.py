@@ -10,9 +10,9 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-from ._validate import check_nonnegative, check_positive_int
-from .classification import accuracy, adversarial_accuracy, relu_classifier, train_classifier
-from .data.tasks import ImageTask, subsample
+from .._validate import check_nonnegative, check_positive_int
+from ..classification import accuracy, adversarial_accuracy, relu_classifier, train_classifier
+from ..data.tasks import ImageTask, subsample
 
 MNIST_PIXELS = 28 * 28
 
@@ -43,7 +43,7 @@ class LassoConfig:
     extra: dict = field(default_factory=dict)
 
 
-def lasso_experiment(task: ImageTask, config: LassoConfig, progress: bool = True) -> dict:
+def lasso_mnist_experiment(task: ImageTask, config: LassoConfig, progress: bool = True) -> dict:
     """Run the Fig. 4 grid: for every n, repetition and λ, draw n training rows (stratified,
     same rows for every λ within a repetition), adversarially train a fresh two-layer ReLU net
     (same initialisation for every λ), and record standard/adversarial test accuracy (PGD with

@@ -1,5 +1,5 @@
 """Widget wiring of the adversarial-vs-regularised explorer (notebook 06). The maths is in
-advexplore.explorer, the figures in advexplore.plots.explorer; this file only holds state,
+advexplore.experiments.adversarial_vs_regularized, the figures in advexplore.plots.adversarial_vs_regularized; this file only holds state,
 caches and sliders.
 
 Sliders: ε and ξ update live (continuous_update=True: they read cached PGD perturbations,
@@ -14,12 +14,14 @@ from collections import OrderedDict
 import ipywidgets as widgets
 import torch
 
-from ..explorer import (ExplorerConfig, compare_training, decision_grid, explorer_data, explorer_model,
+from ..experiments.adversarial_vs_regularized import (ExplorerConfig, compare_training, decision_grid, explorer_data, explorer_model,
                         fit_standard, risk_curves, surrogate_curve)
-from ..plots.explorer import (_arrow_segments, curve_values, decision_figure, gap_axis_range, risk_axis_range,
+from ..plots.adversarial_vs_regularized import (arrow_segments, curve_values, decision_figure, gap_axis_range, risk_axis_range,
                               risk_curves_figure, set_eps_marker, training_comparison_figure,
                               weight_norm_label)
-from ..plots.style import new_figure_widget
+from ..models import ACTIVATIONS
+from ..regularized import OMEGAS
+from .figure_widget import new_figure_widget
 
 MODEL_KEYS = ("width", "depth", "activation", "n", "d", "seed")
 
@@ -149,7 +151,7 @@ class AdversarialExplorer:
         u, v, f = entry["surface"]
         x, delta = entry["x"].numpy(), entry["curves"]["delta"][self.eps_index].numpy()
         m = min(40, len(x))
-        ax, ay = _arrow_segments(x[:m], delta[:m])
+        ax, ay = arrow_segments(x[:m], delta[:m])
         with self.decision.batch_update():
             surface, data, arrows, heads = self.decision.data
             surface.x, surface.y, surface.z = u.numpy(), v.numpy(), f.numpy()
@@ -196,7 +198,7 @@ class AdversarialExplorer:
             "width": widgets.IntSlider(value=v["width"], min=8, max=256, step=8, description="width", **on_release),
             "depth": widgets.IntSlider(value=v["depth"], min=0, max=4, description="depth (0 = linear)",
                                        style={"description_width": "initial"}, **on_release),
-            "activation": widgets.Dropdown(value=v["activation"], options=["relu", "softplus", "tanh", "smooth_relu"],
+            "activation": widgets.Dropdown(value=v["activation"], options=list(ACTIVATIONS),
                                            description="φ"),
             "n": widgets.IntSlider(value=v["n"], min=50, max=500, step=50, description="n", **on_release),
             "d": widgets.IntSlider(value=v["d"], min=1, max=20, description="d", **on_release),
@@ -213,7 +215,7 @@ class AdversarialExplorer:
         bar = widgets.FloatProgress(value=0.0, min=0.0, max=1.0, description="training")
         button = widgets.Button(description="train: adversarial vs regularised", button_style="primary",
                                 layout=widgets.Layout(width="300px"))
-        omega = widgets.Dropdown(value=self.omega, options=["input_gradient", "weight_norm"], description="Ω")
+        omega = widgets.Dropdown(value=self.omega, options=list(OMEGAS), description="Ω")
 
         def on_click(_):
             self.omega = omega.value

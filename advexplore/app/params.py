@@ -1,0 +1,112 @@
+"""Notebook parameters as the command line sees them: find a notebook by name, read the types its
+`parameters` cell declares (`eps: float = 1.0`), and parse command-line strings with them, so an
+unknown name or an unparsable value is rejected before anything runs."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from .run_notebooks import NOTEBOOK_DIR, cpu_notebooks
+
+# Set by the runner itself; a user never passes them.
+RESERVED = ("interactive", "results_path")
+_TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
+
+
+class ParameterError(ValueError):
+    """A parameter name or value the notebook does not accept (message names both)."""
+
+
+def list_notebooks(directory: Path = NOTEBOOK_DIR) -> list[Path]:
+    """The repository's NN_*.ipynb (run_notebooks.cpu_notebooks); any *.ipynb in another --dir."""
+    directory = Path(directory)
+    if directory.resolve() == NOTEBOOK_DIR.resolve():
+        return cpu_notebooks(directory)
+    return sorted(directory.glob("*.ipynb"))
+
+
+def resolve_notebook(name: str, directory: Path = NOTEBOOK_DIR) -> Path:
+    """A path, a file name, a stem or a number prefix ("01") -> the notebook's path."""
+    path = Path(name)
+    if path.suffix == ".ipynb" and path.exists():
+        return path.resolve()
+    candidates = list_notebooks(directory)
+    for nb in candidates:
+        if name in (nb.name, nb.stem):
+            return nb
+    prefixed = [nb for nb in candidates if nb.name.startswith(name)]
+    if len(prefixed) == 1:
+        return prefixed[0]
+    raise SystemExit(f"advexplore: no single notebook matches {name!r}; "
+                     f"available: {', '.join(nb.stem for nb in candidates)}")
+
+
+def notebook_parameters(notebook: Path) -> dict[str, dict]:
+    """{name: {"type": "float", "default": "1.0", "help": ...}} from the `parameters` cell."""
+    import papermill as pm
+
+    spec = pm.inspect_notebook(str(notebook))
+    return {name: {"type": p["inferred_type_name"], "default": p["default"], "help": p["help"]}
+            for name, p in spec.items()}
+
+
+def parse_value(name: str, text: str, type_name: str):
+    """Parse a command-line string with the notebook's declared type; ParameterError if not."""
+    def fail(why: str = ""):
+        raise ParameterError(f"parameter {name!r} expects type {type_name}, got {text!r}{why}")
+
+    t = (type_name or "").strip()
+    try:
+        if t == "bool":
+            if text.lower() in _TRUE:
+                return True
+            if text.lower() in _FALSE:
+                return False
+            fail(" (use true/false)")
+        if t == "int":
+            return int(text)
+        if t == "float":
+            return float(text)
+        if t == "str":
+            return text
+        if t in ("list", "dict", "tuple"):
+            value = ast.literal_eval(text)
+            if type(value).__name__ != t:
+                fail()
+            return value
+    except (ValueError, SyntaxError):
+        fail()
+    # No (or an exotic) type hint: a Python literal if it is one, else the string.
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def validate_parameters(notebook: Path, raw: dict[str, str]) -> dict:
+    """Check names against the parameters cell and parse values; ParameterError on the first bad one."""
+    declared = notebook_parameters(notebook)
+    parsed = {}
+    for name, text in raw.items():
+        if name in RESERVED:
+            raise ParameterError(f"parameter {name!r} is set by the runner; do not pass it")
+        if name not in declared:
+            choices = ", ".join(f"{k}: {v['type']}" for k, v in declared.items() if k not in RESERVED)
+            raise ParameterError(f"unknown parameter {name!r} for {notebook.name}; it accepts: {choices}")
+        parsed[name] = parse_value(name, text, declared[name]["type"])
+    return parsed
+
+
+def parse_grid(items: list[str]) -> dict[str, list[str]]:
+    """["eps=0.5,1", "d=5,10"] -> {"eps": ["0.5", "1"], "d": ["5", "10"]} (values still strings).
+
+    A list-valued parameter takes `;` between values: --grid "ns=[10,20];[30,40]".
+    """
+    grid = {}
+    for item in items:
+        key, sep, values = item.partition("=")
+        if not sep or not key or not values:
+            raise ParameterError(f"--grid expects key=v1,v2,..., got {item!r}")
+        split = values.split(";") if values.lstrip().startswith("[") else values.split(",")
+        grid[key.strip()] = [v.strip() for v in split]
+    return grid
