@@ -10,15 +10,18 @@ JOBS    ?= 2
 install:
 	@bash scripts/install.sh $(EXTRAS)
 
+# JupyterLab refuses to start as root without --allow-root (containers, lab machines).
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
 ## make lab: JupyterLab on notebooks/
 lab: install
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(ROOT_FLAG)
 
 ## make run: the main job. Opens JupyterLab; with HEADLESS=1 executes every CPU notebook
 ## (notebooks/*.ipynb, small defaults) with papermill into runs/<timestamp>/ and prints a summary.
 run: install
 ifeq ($(HEADLESS),)
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(ROOT_FLAG)
 else
 	$(PY) -m advexplore.app.run_notebooks --out runs
 endif
