@@ -110,6 +110,7 @@ class ClassResult:
     kernels_at_close: int = 0
     kernels_left: int = -1         # after --leave-deadline (API and process tree, the larger)
     kernels_gone_after_s: float | None = None
+    pooled_kernels: int = 0        # --pool: pre-heated kernels waiting for students (not leaks)
     console_errors: list[str] = field(default_factory=list)
     foreign_requests: list[str] = field(default_factory=list)
     dead: list[str] = field(default_factory=list)
@@ -329,7 +330,7 @@ async def run_students(server: Server, n: int, page_timeout: float, slider_secon
                 await asyncio.gather(*(move_sliders(s, page, slider_seconds, slider_period,
                                                     slider_period * s.index / max(n, 1))
                                        for s, (_, page) in zip(students, opened)))
-            result.kernels_at_close = len(server.status()["kernels"])
+            result.kernels_at_close = sum(1 for k in server.status()["kernels"] if not k.get("pooled"))
             # leave: even pages navigate away (unload -> Voilà's shutdown beacon), odd ones are
             # closed without unload handlers (a crashed or killed browser: the culler's case)
             for i, (context, page) in enumerate(opened):
@@ -344,9 +345,11 @@ async def run_students(server: Server, n: int, page_timeout: float, slider_secon
             await browser.close()
     closed = time.monotonic()
     while True:
-        api = len(server.status()["kernels"])
-        procs = len(server.kernel_processes())
-        result.kernels_left = max(api, procs)
+        kernels = server.status()["kernels"]
+        pooled = sum(1 for k in kernels if k.get("pooled"))  # --pool: waiting for the next student
+        result.pooled_kernels = pooled
+        procs = len(server.kernel_processes()) - pooled
+        result.kernels_left = max(len(kernels) - pooled, procs)
         if result.kernels_left == 0:
             result.kernels_gone_after_s = round(time.monotonic() - closed, 1)
             break

@@ -119,6 +119,8 @@ def test_pool_and_progressive_rendering_exclude_each_other():
         teach.voila_command(TINY, 8000, DATA, classroom=teach.Classroom(pool=2, progressive=True))
     cmd = teach.voila_command(TINY, 8000, DATA, classroom=teach.Classroom(pool=3, fork=False))
     assert "--preheat_kernel=True" in cmd and "--pool_size=3" in cmd and "--TeachKernelManager.fork_kernels=False" in cmd
+    assert "--progressive_rendering=False" in cmd  # the default gives way to the pool
+    assert "--progressive_rendering=True" in teach.voila_command(TINY, 8000, DATA)
 
 
 def test_template_removes_every_cdn_link_of_voilas_lab_template():

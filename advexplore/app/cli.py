@@ -149,9 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start every kernel as a fresh process instead of forking a warm one (slower, more memory)")
     p.add_argument("--pool", type=int, default=Classroom.pool, metavar="N",
                    help="keep N pages pre-executed (Voilà's preheat_kernel/pool_size; default 0: off)")
-    p.add_argument("--progressive", action=argparse.BooleanOptionalAction, default=Classroom.progressive,
+    p.add_argument("--progressive", action=argparse.BooleanOptionalAction, default=None,
                    help="show each output as soon as its cell has run (Voilà's progressive rendering; "
-                        "not with --pool)")
+                        "default: on, unless --pool)")
     p.add_argument("--kernel-threads", type=int, default=Classroom.kernel_threads, metavar="N",
                    help="torch/BLAS threads per kernel (default %(default)s: the kernels share the cores)")
     p.add_argument("--refit-slots", type=int, default=Classroom.refit_slots, metavar="N",

@@ -38,7 +38,8 @@ class Classroom:
     cull_interval: int = 10      # s between two culler passes
     fork: bool = True            # kernels forked from one warm process
     pool: int = 0                # Voilà's pre-heated, pre-executed kernels (0: off)
-    progressive: bool = False    # Voilà's progressive rendering: outputs appear as cells finish
+    progressive: bool | None = None  # Voilà's progressive rendering (outputs appear as cells
+                                     # finish); None: on, unless a pool is asked for
     kernel_threads: int = 1      # torch/BLAS threads per kernel (many kernels share the cores)
     refit_slots: int = 0         # refits (training runs) at once across all pages (0: CPU count)
 
@@ -100,12 +101,12 @@ def voila_command(notebook: Path | None, port: int, directory: Path, token: str 
            f"--TeachKernelManager.cull_connected_timeout={c.cull_connected}",
            f"--TeachKernelManager.cull_interval={c.cull_interval}",
            f"--TeachKernelManager.fork_kernels={c.fork}"]
-    if c.pool > 0 and c.progressive:
+    progressive = c.pool <= 0 if c.progressive is None else c.progressive
+    if c.pool > 0 and progressive:
         raise TeachError("a pre-heated pool (--pool) and progressive rendering exclude each other (Voilà)")
     if c.pool > 0:
         cmd += ["--preheat_kernel=True", f"--pool_size={c.pool}"]
-    if c.progressive:
-        cmd.append("--progressive_rendering=True")
+    cmd.append(f"--progressive_rendering={progressive}")
     if not open_browser:
         cmd.append("--no-browser")
     if token is not None:

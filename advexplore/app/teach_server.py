@@ -120,8 +120,9 @@ class TeachKernelManager(AsyncMappingKernelManager):
     fork_kernels = Bool(True, config=True, help="Fork kernels from a warm template process (POSIX).")
     preload = List(Unicode(), config=True, help="""Modules the template imports, on top of the
         kernel machinery and the imports of the served notebook(s).""")
-    scout_notebooks = Bool(True, config=True, help="""Run the notebook(s) once in a throwaway child of
-        the template at start-up and preload what they import lazily (sympy, plotly's validators…).""")
+    scout_notebooks = Bool(True, config=True, help="""Run the served notebook once in a throwaway child
+        of the template at start-up and preload what it imports lazily (sympy, plotly's
+        validators…). Not done when a folder is served.""")
     preload_notebooks = List(Unicode(), config=True, help="""Notebooks whose imports the template
         preloads (default: the served notebook, or every notebook of the served folder).""")
 
@@ -136,7 +137,10 @@ class TeachKernelManager(AsyncMappingKernelManager):
         if self.fork_kernels and hasattr(os, "fork"):
             notebooks = [Path(p) for p in self.preload_notebooks] or self._served_notebooks()
             modules = preload_modules([nb for nb in notebooks if nb.exists()]) + list(self.preload)
-            scout = [nb for nb in notebooks if nb.exists()] if self.scout_notebooks else []
+            # one served notebook: run it once in a throwaway child to learn its lazy imports. A
+            # folder: not (that would run every notebook of the course at start-up)
+            serves_one = bool(getattr(self.parent, "notebook_path", None)) or bool(self.preload_notebooks)
+            scout = [nb for nb in notebooks if nb.exists()] if self.scout_notebooks and serves_one else []
             self.template = Template(list(dict.fromkeys(modules)), scout=scout).start()
             atexit.register(self.template.stop)
             self.log.info("advexplore: kernels are forked from a template that preloads %d modules", len(modules))
@@ -211,8 +215,21 @@ class TeachKernelManager(AsyncMappingKernelManager):
             self.log.warning("advexplore: culling kernel %s (%s, %d s idle > %d s)", kernel_id, why, idle, limit)
             await ensure_async(self.shutdown_kernel(kernel_id))
 
+    def pooled_ids(self) -> set[str]:
+        """Kernels waiting in Voilà's pre-heated pool (--pool): not a student's, never culled."""
+        ids = set()
+        for pool in getattr(self, "_pools", {}).values():
+            for task in pool:
+                try:
+                    if task.done() and not task.cancelled() and task.exception() is None:
+                        ids.add(task.result()["kernel_id"])
+                except Exception:
+                    pass
+        return ids
+
     def kernels_report(self) -> list[dict]:
         now = _utcnow()
+        pooled = self.pooled_ids()
         out = []
         for kernel_id in list(self._kernels):
             kernel = self._kernels[kernel_id]
@@ -225,6 +242,7 @@ class TeachKernelManager(AsyncMappingKernelManager):
                 "execution_state": getattr(kernel, "execution_state", None),
                 "connections": self._kernel_connections.get(kernel_id, 0),
                 "ever_connected": kernel_id in self._ever_connected,
+                "pooled": kernel_id in pooled,
                 "idle_seconds": None if last is None else round((now - last) / timedelta(seconds=1), 1),
                 "cull_after_seconds": self.cull_timeout(kernel_id),
             })
