@@ -111,6 +111,8 @@ class ClassResult:
     kernels_left: int = -1         # after --leave-deadline (API and process tree, the larger)
     kernels_gone_after_s: float | None = None
     pooled_kernels: int = 0        # --pool: pre-heated kernels waiting for students (not leaks)
+    cpu_before_s: float = 0.0      # CPU seconds of the server tree before the students (start-up)
+    cpu_per_student_s: float | None = None  # server-side CPU seconds per student until the pages close
     console_errors: list[str] = field(default_factory=list)
     foreign_requests: list[str] = field(default_factory=list)
     dead: list[str] = field(default_factory=list)
@@ -156,6 +158,7 @@ class Server:
                                      start_new_session=True)
         self.known: dict[int, object] = {}  # every process ever seen in the tree, for the final kill
         self.peak_rss = self.peak_pss = 0
+        self.cpu_seconds: dict[int, float] = {}
         self._sampling = False
 
     # -- process tree --------------------------------------------------------------------------
@@ -189,9 +192,16 @@ class Server:
             try:
                 m = p.memory_full_info()
                 rss, pss = rss + m.rss, pss + getattr(m, "pss", m.rss)
+                t = p.cpu_times()
+                self.cpu_seconds[p.pid] = t.user + t.system
             except self.psutil.Error:
                 pass
         return rss, pss
+
+    def cpu_total(self) -> float:
+        """CPU seconds used by the tree so far (processes that ended count with their last sample)."""
+        self.memory()
+        return sum(self.cpu_seconds.values())
 
     def start_sampling(self, every: float = 1.0) -> None:
         self._sampling = True
@@ -331,6 +341,7 @@ async def run_students(server: Server, n: int, page_timeout: float, slider_secon
                                                     slider_period * s.index / max(n, 1))
                                        for s, (_, page) in zip(students, opened)))
             result.kernels_at_close = sum(1 for k in server.status()["kernels"] if not k.get("pooled"))
+            result.cpu_per_student_s = round((server.cpu_total() - result.cpu_before_s) / max(n, 1), 1)
             # leave: even pages navigate away (unload -> Voilà's shutdown beacon), odd ones are
             # closed without unload handlers (a crashed or killed browser: the culler's case)
             for i, (context, page) in enumerate(opened):
@@ -372,7 +383,8 @@ def run_class(notebook: str, n: int, *, directory: Path = ROOT / "notebooks", te
         result.template = server.wait_ready(ready_timeout)
         result.server_ready_s = round(time.monotonic() - started, 1)
         result.idle_pss_gib = round(server.memory()[1] / 2**30, 3)
-        server.start_sampling()
+        result.cpu_before_s = round(server.cpu_total(), 1)
+        server.start_sampling(every=0.5)
         students = asyncio.run(asyncio.wait_for(
             run_students(server, n, page_timeout, slider_seconds, slider_period, leave_deadline, result),
             timeout=timeout))
@@ -406,12 +418,13 @@ def format_row(r: ClassResult) -> str:
     def f(x, unit=""):
         return "-" if x is None else f"{x}{unit}"
     return (f"{r.students:>4} {f(r.html_p95_s):>8} {f(r.first_figure_p50_s):>8} {f(r.first_figure_p95_s):>8} {f(r.first_figure_max_s):>8} "
-            f"{r.dead_pages:>5} {r.peak_rss_gib:>8.2f} {r.peak_pss_gib:>8.2f} {f(r.slider_p50_ms):>8} "
+            f"{r.dead_pages:>5} {r.peak_rss_gib:>8.2f} {r.peak_pss_gib:>8.2f} {f(r.cpu_per_student_s):>7} "
+            f"{f(r.slider_p50_ms):>8} "
             f"{f(r.slider_p95_ms):>8} {r.slider_moves:>6} {r.kernels_at_close:>6} {r.kernels_left:>5} "
             f"{f(r.kernels_gone_after_s):>7} {len(r.console_errors):>6} {len(r.foreign_requests):>8}")
 
 
-HEADER = (f"{'N':>4} {'html p95':>8} {'fig p50':>8} {'fig p95':>8} {'fig max':>8} {'dead':>5} {'RSS GiB':>8} {'PSS GiB':>8} "
+HEADER = (f"{'N':>4} {'html p95':>8} {'fig p50':>8} {'fig p95':>8} {'fig max':>8} {'dead':>5} {'RSS GiB':>8} {'PSS GiB':>8} {'CPU s/st':>7} "
           f"{'sld p50':>8} {'sld p95':>8} {'moves':>6} {'kern@':>6} {'left':>5} {'gone s':>7} {'errors':>6} "
           f"{'foreign':>8}")
 

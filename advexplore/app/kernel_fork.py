@@ -88,6 +88,18 @@ def _die_with_parent() -> None:
         pass
 
 
+def _return_large_blocks_to_the_os() -> None:
+    """Keep blocks of 1 MiB and more mmapped (glibc): a kernel's big, short-lived buffers (the
+    JSON of a figure widget's state carries ~5 MB of plotly.js) go back to the system when
+    freed instead of staying in the kernel's heap for the whole lecture."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD
+    except (OSError, AttributeError):
+        pass
+
+
 def _thread_count() -> int:
     try:
         return len(os.listdir("/proc/self/task"))
@@ -223,6 +235,8 @@ def serve(socket_path: str, modules: list[str], scout: list[str] = (), scout_tim
     """The template's main loop: import `modules` (and what a run of the `scout` notebooks
     imports), then fork one kernel per request."""
     _die_with_parent()
+    if os.environ.get("ADVEXPLORE_KERNEL_MMAP_THRESHOLD", "1") != "0":
+        _return_large_blocks_to_the_os()  # inherited by every forked kernel
     started = time.perf_counter()
     failed = []
     for name in modules:

@@ -96,6 +96,8 @@ def voila_command(notebook: Path | None, port: int, directory: Path, token: str 
     cmd = [sys.executable, str(SERVER), str(notebook if notebook else directory),
            f"--port={port}", f"--Voila.ip={c.ip}", "--Voila.port_retries=0",
            "--strip_sources=True", "--theme=light", "--template=advexplore",
+           # the server need not keep each page's widget state (~5 MB of plotly.js per figure)
+           "--VoilaExecutor.store_widget_state=False",
            f"--TeachKernelManager.cull_idle_timeout={c.cull_idle}",
            f"--TeachKernelManager.cull_unconnected_timeout={c.cull_unconnected}",
            f"--TeachKernelManager.cull_connected_timeout={c.cull_connected}",
