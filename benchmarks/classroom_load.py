@@ -38,7 +38,6 @@ import secrets
 import shlex
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import threading
