@@ -14,7 +14,6 @@ import secrets
 import socket
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,13 +118,12 @@ def voila_command(notebook: Path | None, port: int, directory: Path, token: str 
 def teach_environment(classroom: Classroom, base: dict | None = None) -> dict:
     """The server's (and so every kernel's) environment: one torch/BLAS thread per kernel
     (30 kernels on a few cores must not each start a thread per core), teaching mode on, and
-    the folder of the refit queue shared by all pages (advexplore.widgets.refit_queue)."""
+    how many refits may run at once across all pages (advexplore.widgets.refit_queue)."""
     env = dict(os.environ if base is None else base)
     threads = str(max(1, classroom.kernel_threads))
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = threads
-    env["ADVEXPLORE_TEACH"] = "1"
-    env.setdefault("ADVEXPLORE_REFIT_DIR", tempfile.mkdtemp(prefix="advexplore-refits-"))
+    env["ADVEXPLORE_TEACH"] = "1"  # the server makes the refit queue's folder (ADVEXPLORE_REFIT_DIR)
     if classroom.refit_slots > 0:
         env["ADVEXPLORE_REFIT_SLOTS"] = str(classroom.refit_slots)
     return env

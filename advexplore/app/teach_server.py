@@ -316,6 +316,10 @@ def make_app_class():
         def initialize(self, argv=None):
             paths = [str(SHARE), *filter(None, os.environ.get("JUPYTER_PATH", "").split(os.pathsep))]
             os.environ["JUPYTER_PATH"] = os.pathsep.join(dict.fromkeys(paths))
+            if "ADVEXPLORE_REFIT_DIR" not in os.environ:  # the refit queue shared by this server's kernels
+                import tempfile
+
+                os.environ["ADVEXPLORE_REFIT_DIR"] = tempfile.mkdtemp(prefix="advexplore-refits-")
             super().initialize(argv)
             conf = self.config.get("VoilaConfiguration", {})
             if "multi_kernel_manager_class" not in conf:
