@@ -34,7 +34,7 @@ def certified_max_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, 
     (|f(x) − y| + ε·Lip)² ≥ max loss (squared loss, scalar output).
 
     eps: a number -> (n,); a (k,) tensor of radii -> (k, n) (one bound per ε, no extra passes).
-    Exact for a linear model (Lip = ‖θ‖_*, the closed form of DESIGN.md §1)."""
+    Exact for a linear model (Lip = ‖θ‖_*: paper 002, eq. 5/9; docs/theory.md §2.1 and §8)."""
     eps_t = check_nonnegative(eps, "eps", dtype=x.dtype, device=x.device)
     with torch.no_grad():
         residual = (model(x).reshape(x.shape[0]) - y).abs()  # (n,)

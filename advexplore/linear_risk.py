@@ -5,6 +5,7 @@ For θ ∈ R^d the residual r = θᵀx − y is N(0, s²) with s² = ‖θ−θ0
 every risk below is a function of (s, ‖θ‖) only: a one-dimensional computation.
 
 Used in notebooks/01_linear_adversarial_risk.ipynb and every linear experiment.
+Paper: Xing, Song & Cheng, AISTATS 2021, arXiv:2008.06631; derivations in docs/theory.md §1–3.
 """
 from __future__ import annotations
 

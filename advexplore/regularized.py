@@ -1,6 +1,7 @@
-"""Regularised risks that the linear identity suggests, and the adversarial gap (paper 000).
+"""Regularised risks that the linear identity suggests, and the adversarial gap (paper 000,
+arXiv:2606.21488; derivations in docs/theory.md §9).
 
-For a linear model max_{‖z‖≤ε} (θᵀ(x+z) − y)² = (|r| + ε‖θ‖_*)² (DESIGN.md §1), so the
+For a linear model max_{‖z‖≤ε} (θᵀ(x+z) − y)² = (|r| + ε‖θ‖_*)² (paper 002, eq. 5/9; docs/theory.md §2.1), so the
 adversarial risk IS a regularised risk. For a general f define
 
     R_reg(f, ε) = (1/n) Σ_i (|f(x_i) − y_i| + ε Ω(f, x_i))²

@@ -16,6 +16,7 @@ exactly by reducing the d-dimensional problem to a one-dimensional root:
 subgradient condition at θ = 0 (Prop. 1, Thm 9's condition ε < √π‖θ0‖/(√2 v)).
 
 Used in notebooks/01_linear_adversarial_risk.ipynb and the linear experiments.
+Derivations (paper 002, arXiv:2008.06631): docs/theory.md §2.3–2.4.
 """
 from __future__ import annotations
 

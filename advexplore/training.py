@@ -3,6 +3,7 @@
 At step t: x̃_i = x_i + A_{ε,ξ_t}(f_{θ(t−1)}, x_i, y_i); hold x̃ fixed; one gradient step
 on (1/n) Σ l(f_θ(x̃_i), y_i); with l1 = λ > 0 a proximal soft-threshold step adds the
 LASSO penalty λ‖θ‖₁ (paper 002, §3.2). Used in notebooks 02–10.
+Paper: Xing, Song & Cheng, AISTATS 2021, arXiv:2008.06631, eq. 3; see docs/theory.md §4.
 """
 from __future__ import annotations
 

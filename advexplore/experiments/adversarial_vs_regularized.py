@@ -28,7 +28,7 @@ class ExplorerConfig:
     eps_max: float = 2.0
     n_eps: int = 11            # ε grid linspace(0, eps_max, n_eps); the ε slider moves on it
     norm: str = "l2"
-    sigma2: float = 1.0        # noise of y = θ0ᵀx + e, θ0 = (1, …, 1) (DESIGN.md §1)
+    sigma2: float = 1.0        # noise of y = θ0ᵀx + e, θ0 = (1, …, 1) (paper 002, eq. 4; docs/theory.md §1)
     fit_steps: int = 60        # Adam steps of the standard fit of the current model
     fit_lr: float = 0.03
     pgd_steps: int = 6

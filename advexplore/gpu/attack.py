@@ -54,7 +54,7 @@ def train_pgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, no
 def grad_norm_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float,
                    norm: str = "l2") -> tuple[torch.Tensor, torch.Tensor]:
     """The first-order regularised surrogate of the adversarial loss (paper 000's "regularised
-    risk" for a network; exact for a linear model, paper 002 eq. 5):
+    risk" for a network; the adversarial loss to first order in ε, docs/theory.md §13):
         mean_i [ l(f(x_i), y_i) + ε ‖∇ₓ l(f(x_i), y_i)‖_* ],  ‖·‖_* = ‖·‖₂ (L2) or ‖·‖₁ (L∞).
     Differentiable in the parameters (double backward, create_graph=True).
     Returns (the scalar loss, the clean logits (n, classes))."""
