@@ -185,24 +185,29 @@ def test_cli_trains_from_flags(smoke_dir, tmp_path, capsys):
     assert printed["robust_acc"] == saved["final"]["robust_acc"]
 
 
-def test_autoattack_path_with_a_stand_in_package(smoke_dir, tmp_path, monkeypatch):
-    """The optional `autoattack` package is not installed here; a stand-in with its API whose
-    'attack' returns x unchanged must give the clean accuracy of the same checkpoint."""
-    import sys
-    import types
+def test_autoattack_path_with_a_stand_in_attack(smoke_dir, tmp_path, monkeypatch):
+    """The trainer's final AutoAttack evaluation, wired through autoattack_correct (ART itself is
+    tested against closed forms in test_robust_accuracy.py; the real ensemble on CIFAR images
+    would take minutes here): a stand-in that breaks nothing must give the clean accuracy."""
+    import importlib
+
+    from advexplore.classification import predict
+
+    evaluate_module = importlib.import_module("advexplore.gpu.evaluate")  # the package re-exports a function of that name
 
     calls = []
 
-    class AutoAttack:
-        def __init__(self, model, norm, eps, version, device, verbose):
-            calls.append((norm, eps, version))
+    def stand_in(model, x, y, eps, norm, clip, batch_size):
+        calls.append((norm, eps, clip, x.dtype))
+        was_training = model.training
+        model.eval()  # as the real one: BatchNorm with its running statistics
+        correct = predict(model, x) == y
+        model.train(was_training)
+        return correct
 
-        def run_standard_evaluation(self, x, y, bs):
-            return x
-
-    monkeypatch.setitem(sys.modules, "autoattack", types.SimpleNamespace(AutoAttack=AutoAttack))
+    monkeypatch.setattr(evaluate_module, "autoattack_correct", stand_in)
     results = train(tiny(smoke_dir, tmp_path / "aa", epochs=1, autoattack=True, norm="linf", eps=8 / 255))
-    assert calls == [("Linf", 8 / 255, "standard")]
+    assert calls == [("linf", 8 / 255, (0.0, 1.0), torch.float32)]
     assert results["final"]["autoattack_acc"] == pytest.approx(results["final"]["clean_acc"])
 
 

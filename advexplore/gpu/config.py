@@ -31,7 +31,7 @@ class TrainConfig:
     batch_size is the GLOBAL batch (split over torchrun processes).
     Speed: precision "auto" (bf16 autocast on CUDA, fp32 on CPU), channels_last, compile
     (torch.compile), device "auto"|"cpu"|"cuda". Evaluation: eval_steps (PGD-20), eval_every,
-    autoattack (when the package is importable). Run: out_dir (checkpoints, metrics.jsonl,
+    autoattack (when the `attacks` extra is installed). Run: out_dir (checkpoints, metrics.jsonl,
     results.json), resume (continue from out_dir/last.pt), seed, progress (tqdm bars).
     """
 

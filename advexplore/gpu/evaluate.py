@@ -1,7 +1,7 @@
 """Test-time evaluation: clean accuracy, PGD-20 robust accuracy (advexplore.pgd.pgd_attack, so
 an UPPER bound on the true robust accuracy: the attack's loss is a LOWER bound), the
 adversarial gap in loss and its first-order regularised surrogate, and AutoAttack when the
-optional `autoattack` package is importable."""
+optional `attacks` extra (the Adversarial Robustness Toolbox) is installed."""
 from __future__ import annotations
 
 import contextlib
@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..classification import autoattack_correct
 from ..pgd import pgd_attack
 from .distributed import DistInfo, all_reduce_sum
 
@@ -72,25 +73,13 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, nor
 
 def autoattack_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, norm: str = "l2",
                         batch_size: int = 256) -> float | None:
-    """Robust accuracy under AutoAttack (standard version, Croce & Hein 2020) if the optional
-    package `autoattack` is importable (pip install git+https://github.com/fra31/auto-attack);
-    otherwise logs why and returns None."""
+    """Robust accuracy under AutoAttack (Croce & Hein 2020; the standard ensemble of
+    advexplore.classification.autoattack_correct, from the Adversarial Robustness Toolbox) if the
+    optional `attacks` extra is installed; otherwise logs why and returns None."""
     try:
-        from autoattack import AutoAttack
-    except ImportError:
-        log.warning("AutoAttack skipped: the optional package `autoattack` is not installed "
-                    "(pip install git+https://github.com/fra31/auto-attack)")
+        correct = autoattack_correct(model, x.float().div(255) if x.dtype == torch.uint8 else x, y, eps,
+                                     norm=norm, clip=(0.0, 1.0), batch_size=batch_size)
+    except ImportError as err:
+        log.warning("AutoAttack skipped: %s", err)
         return None
-    was_training = model.training
-    model.eval()
-    try:
-        x = x.float().div(255) if x.dtype == torch.uint8 else x
-        adversary = AutoAttack(model, norm="L2" if norm == "l2" else "Linf", eps=eps, version="standard",
-                               device=x.device, verbose=False)
-        x_adv = adversary.run_standard_evaluation(x, y, bs=batch_size)
-        with torch.no_grad():
-            correct = sum((model(x_adv[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).sum().item()
-                          for i in range(0, len(x), batch_size))
-        return correct / len(x)
-    finally:
-        model.train(was_training)
+    return correct.float().mean().item()
