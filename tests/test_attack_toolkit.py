@@ -16,7 +16,7 @@ import advexplore
 from advexplore.attacks import (NORMS, Attack, attacked_loss, dual_norm, input_gradient, loss_and_input_gradient,
                                 surrogate_attack, surrogate_factor)
 from advexplore.bounds import exhaustive_attack_2d
-from advexplore.gpu import train_pgd
+from advexplore.gpu import grad_norm_loss, train_pgd
 from advexplore.models import MLP
 from advexplore.pgd import pgd_attack
 
@@ -206,3 +206,34 @@ def test_every_attack_follows_the_contract(name, shape, norm, xi):
     assert torch.equal(model[1].weight.grad, stale) and model[4].weight.grad is None
     assert model[1].bias.grad is None
     assert torch.equal(x, x_before) and not x.requires_grad
+
+
+class HostRead(Exception):
+    pass
+
+
+def _raise_on_host_read(name):
+    def read(self, *args, **kwargs):
+        raise HostRead(f"Tensor.{name}")
+    return read
+
+
+@pytest.mark.parametrize("norm", ["l2", "linf"])
+def test_the_wrn_trainer_attack_and_regulariser_read_nothing_back_to_the_host(norm, monkeypatch):
+    """train_pgd (with ξ > 0) and grad_norm_loss under bf16 autocast on channels_last images: no
+    tensor value is turned into a Python value (on CUDA each would be a host synchronisation)."""
+    torch.manual_seed(4)
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 10))
+    net = net.to(memory_format=torch.channels_last)
+    x = torch.rand(6, 3, 8, 8, generator=gen(11)).contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 10, (6,), generator=gen(12))
+    for name in ("item", "__bool__", "__float__", "__int__", "__index__", "tolist", "numpy"):
+        monkeypatch.setattr(torch.Tensor, name, _raise_on_host_read(name))
+    with pytest.raises(HostRead):  # the trap works: surrogate_attack reads its tensor ξ back
+        surrogate_attack(net, x, y, 0.1, xi=0.2)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        delta = train_pgd(net, x, y, 0.1, norm, steps=2, xi=1e-3, generator=gen(13))
+        loss, logits = grad_norm_loss(net, x, y, 0.1, norm)
+    loss.backward()
+    monkeypatch.undo()
+    assert delta.shape == x.shape and logits.shape == (6, 10) and torch.isfinite(loss)
