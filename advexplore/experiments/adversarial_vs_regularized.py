@@ -166,7 +166,7 @@ def compare_training(make_model, x, y, x_test, y_test, *, eps: float, xi: float 
             history = adversarial_train(model, x, y, eps=run_eps, xi=xi, norm=config.norm, lr=lr, steps=steps,
                                         attack=attack)
         result = {"cost": history.cost, **_evaluate(model, x_test, y_test, eps, config,
-                                            torch.Generator().manual_seed(seed))}
+                                                    torch.Generator().manual_seed(seed))}
         with torch.no_grad():
             result["test_predictions"] = model(x_test).detach()
         if isinstance(model, MLP) and model.depth == 0:
