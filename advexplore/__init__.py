@@ -3,13 +3,12 @@
 The exact linear theory lives at the top level:
 adversarial_risk, surrogate_risk, robust_optimum, surrogate_attack, gaussian_data.
 """
-from .attacks import input_gradient, squared_loss, surrogate_attack
+from .attacks import NORMS, dual_norm, input_gradient, squared_loss, surrogate_attack
 from .data import gaussian_data
 from .linear_risk import (
     C0,
     adversarial_risk,
     dimensional_effect,
-    dual_norm,
     residual_scale,
     surrogate_risk,
 )
@@ -25,6 +24,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "C0",
+    "NORMS",
     "TrainHistory",
     "adversarial_train",
     "linear_sweep",

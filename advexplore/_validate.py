@@ -7,6 +7,7 @@ import math
 from numbers import Integral, Real
 
 import torch
+from torch import nn
 
 NORMS = ("l2", "linf")
 _NORM_ALIASES = {"l2": "l2", "2": "l2", "linf": "linf", "inf": "linf", "l_inf": "linf"}
@@ -102,3 +103,49 @@ def check_same_last_dim(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: s
             f"{name_a} and {name_b} must have the same last dimension d, got "
             f"{tuple(a.shape)} and {tuple(b.shape)}"
         )
+
+
+def check_batch(x, y, eps, name: str = "eps") -> torch.Tensor:
+    """Check an attack's batch: x a floating (n, ...) tensor, y with n rows, eps ≥ 0 a number or
+    a (n,) tensor. Returns eps in x's dtype, shaped () or (n, 1, …, 1) to broadcast against x."""
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+        raise TypeError("x must be a floating-point tensor of shape (n, ...)")
+    if x.dim() < 2:
+        raise ValueError(f"x must have shape (n, ...) with a batch dimension, got {tuple(x.shape)}")
+    if not isinstance(y, torch.Tensor) or y.shape[0] != x.shape[0]:
+        raise ValueError(f"y must be a tensor with {x.shape[0]} rows to match x")
+    eps = check_nonnegative(eps, name, dtype=x.dtype, device=x.device)
+    if eps.dim() > 1 or (eps.dim() == 1 and eps.shape[0] != x.shape[0]):
+        raise ValueError(f"{name} must be a number or a tensor of shape ({x.shape[0]},)")
+    return eps.reshape(-1, *([1] * (x.dim() - 1))) if eps.dim() == 1 else eps
+
+
+def check_clip(clip) -> tuple[float, float] | None:
+    """None (unbounded inputs) or a valid input range (low, high) with low < high."""
+    if clip is None:
+        return None
+    low, high = clip
+    if not low < high:
+        raise ValueError(f"clip must be (low, high) with low < high, got {clip!r}")
+    return low, high
+
+
+def check_training_args(model, x, y, lr, steps, callback) -> tuple[float, int, list[torch.Tensor]]:
+    """The checks every trainer makes, with the same messages (adversarial_train,
+    regularized_train, the explorer's fit_standard): model an nn.Module with trainable
+    parameters, x and y tensors with the same rows, lr > 0, steps ≥ 1, callback None or callable.
+    Returns (lr, steps, the trainable parameters)."""
+    lr_t = check_nonnegative(lr, "lr")
+    if lr_t.dim() != 0 or float(lr_t) <= 0:
+        raise ValueError(f"lr must be a number > 0, got {lr!r}")
+    steps = check_positive_int(steps, "steps")
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(x, torch.Tensor) or not isinstance(y, torch.Tensor) or x.shape[0] != y.shape[0]:
+        raise ValueError("x and y must be tensors with the same number of rows")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be None or a callable (step, model, loss), got {type(callback).__name__}")
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("model has no trainable parameters")
+    return float(lr_t), steps, params

@@ -11,8 +11,9 @@ import math
 import torch
 from torch import nn
 
-from ._validate import check_nonnegative, check_norm, check_positive_int
-from .attacks import Loss, _check_batch, per_sample_loss, squared_loss
+from ._validate import check_batch, check_clip, check_nonnegative, check_norm, check_positive_int
+from .attacks import (Loss, clip_perturbation, dual_norm, input_gradient, per_sample_loss, squared_loss,
+                      surrogate_factor)
 
 
 def lipschitz_upper_bound(model: nn.Module, norm="l2") -> torch.Tensor:
@@ -23,8 +24,7 @@ def lipschitz_upper_bound(model: nn.Module, norm="l2") -> torch.Tensor:
     if hasattr(model, "lipschitz_bound"):
         return model.lipschitz_bound(norm)
     if isinstance(model, nn.Linear) and model.out_features == 1:
-        w = model.weight[0]
-        return w.norm() if norm == "l2" else w.abs().sum()
+        return dual_norm(model.weight[0], norm)
     raise TypeError(f"no Lipschitz bound known for {type(model).__name__}; use TwoLayerNet, MLP or "
                     "nn.Linear(d, 1), or give the model a lipschitz_bound(norm) method")
 
@@ -58,7 +58,8 @@ def _shell_directions(dim: int, points: int, norm: str, dtype, device) -> torch.
 
 def exhaustive_max_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps_grid, norm="l2",
                         shells_per_eps: int = 8, points_per_shell: int = 72,
-                        loss: Loss | None = None, chunk: int = 200_000):
+                        loss: Loss | None = None, chunk: int = 200_000,
+                        clip: tuple[float, float] | None = None):
     """Dense search of the ε-ball for every ε of a grid at once (inputs of dimension d ≤ 2).
 
     The ball of radius ε is the union of the spheres ("shells") of radius ρ ≤ ε, so the loss
@@ -70,6 +71,7 @@ def exhaustive_max_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps_
         x: (n, d), d ∈ {1, 2}; y: (n,). eps_grid: (k,) non-decreasing radii ≥ 0 (or a number).
         shells_per_eps: shells between consecutive grid values. points_per_shell: points on
             each circle (L2) or square perimeter (L∞, +4 corners); d = 1 uses ±ρ.
+        clip: (low, high) valid input range: points x + δ outside it are not searched.
     Returns:
         (best_loss (k, n), best_delta (k, n, d)). The max over a finite grid is a lower bound
         on the true maximum that is tight up to the grid's resolution.
@@ -77,7 +79,8 @@ def exhaustive_max_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps_
     norm = check_norm(norm)
     if x.dim() != 2 or x.shape[1] > 2:
         raise ValueError(f"exhaustive search needs inputs of shape (n, d) with d ≤ 2, got {tuple(x.shape)}")
-    _check_batch(x, y, 0.0)
+    check_batch(x, y, 0.0)
+    clip = check_clip(clip)
     eps_grid = check_nonnegative(eps_grid, "eps_grid", dtype=x.dtype, device=x.device).reshape(-1)
     if (eps_grid[1:] < eps_grid[:-1]).any():
         raise ValueError("eps_grid must be non-decreasing")
@@ -90,7 +93,7 @@ def exhaustive_max_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps_
     grid_index = torch.arange(1, len(eps_grid) + 1, device=x.device) * shells_per_eps  # shell of ε_k
     units = _shell_directions(d, points_per_shell, norm, x.dtype, x.device)  # (m, d)
     offsets = (radii[:, None, None] * units[None]).reshape(-1, d)  # (S·m, d)
-    losses = _evaluate_offsets(model, x, y, offsets, loss, chunk)  # (n, S·m)
+    losses = _evaluate_offsets(model, x, y, offsets, loss, chunk, clip)  # (n, S·m)
     per_shell = losses.reshape(n, len(radii), len(units))  # (n, S, m)
     shell_max, shell_arg = per_shell.max(dim=2)  # (n, S)
     running, running_arg = _running_max(shell_max)  # (n, S)
@@ -112,8 +115,9 @@ def _running_max(values: torch.Tensor):
     return running, arg
 
 
-def _evaluate_offsets(model, x, y, offsets, loss, chunk):
-    """l(f(x_i + o_j), y_i) for all i, j: (n, m), evaluated in chunks of ≤ chunk rows."""
+def _evaluate_offsets(model, x, y, offsets, loss, chunk, clip=None):
+    """l(f(x_i + o_j), y_i) for all i, j: (n, m), evaluated in chunks of ≤ chunk rows;
+    −∞ where x_i + o_j leaves the clip box (so the search never picks it)."""
     n, m = x.shape[0], offsets.shape[0]
     rows_per_chunk = max(1, chunk // m)
     out = []
@@ -122,15 +126,22 @@ def _evaluate_offsets(model, x, y, offsets, loss, chunk):
             xs, ys = x[start:start + rows_per_chunk], y[start:start + rows_per_chunk]
             points = (xs[:, None, :] + offsets[None]).reshape(-1, x.shape[1])  # (b·m, d)
             targets = ys.repeat_interleave(m)
-            out.append(per_sample_loss(model, points, targets, loss).reshape(len(xs), m))
+            values = per_sample_loss(model, points, targets, loss)  # (b·m,)
+            if clip is not None:
+                inside = ((points >= clip[0]) & (points <= clip[1])).all(dim=1)
+                values = values.masked_fill(~inside, -float("inf"))
+            out.append(values.reshape(len(xs), m))
     return torch.cat(out)
 
 
 def exhaustive_attack_2d(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, norm="l2",
                          shells: int = 16, points_per_shell: int = 180,
-                         loss: Loss | None = None) -> torch.Tensor:
+                         loss: Loss | None = None, clip: tuple[float, float] | None = None,
+                         xi=0.0) -> torch.Tensor:
     """The best perturbation found by a dense search of the ε-ball (d ≤ 2), as an attack:
-    δ of shape (n, d), attack contract (model untouched, no gradients needed).
+    δ of shape (n, d), following `advexplore.attacks.Attack` (model untouched; no gradients
+    needed unless ξ > 0). clip: only points with x + δ in [low, high] are searched. ξ > 0
+    shrinks the maximiser like pgd_attack does (the A_{ε,ξ} factor of the clean gradient).
 
     `shells` concentric spheres of radius ρ ∈ (0, ε] (ρ = ε included) × `points_per_shell`
     points each, plus δ = 0. Use it to see how tight PGD is: loss(x + δ_exhaustive) ≥ PGD's
@@ -140,8 +151,12 @@ def exhaustive_attack_2d(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps
     eps_t = check_nonnegative(eps, "eps", dtype=x.dtype, device=x.device)
     if eps_t.dim() != 0:
         raise ValueError("eps must be a single number here (use exhaustive_max_loss for a grid)")
-    _, delta = exhaustive_max_loss(model, x, y, eps_t.reshape(1), norm, shells, points_per_shell, loss)
-    return delta[0].detach()
+    xi = float(check_nonnegative(xi, "xi"))
+    _, delta = exhaustive_max_loss(model, x, y, eps_t.reshape(1), norm, shells, points_per_shell, loss, clip=clip)
+    delta = delta[0]  # (n, d)
+    if xi > 0:
+        delta = clip_perturbation(x, surrogate_factor(input_gradient(model, x, y, loss), xi, norm) * delta, clip)
+    return delta.detach()
 
 
 __all__ = ["certified_max_loss", "exhaustive_attack_2d", "exhaustive_max_loss", "lipschitz_upper_bound",

@@ -10,8 +10,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._validate import check_nonnegative, check_norm, check_positive_int
-from .attacks import clip_perturbation
-from .pgd import ascent_direction, pgd_attack, project_to_ball, random_ball_point
+from .attacks import ascent_direction, clip_perturbation
+from .pgd import pgd_attack, project_to_ball, random_ball_point
 from .training import TrainHistory, adversarial_train
 
 UNIT_BOX = (0.0, 1.0)  # valid pixel range of every image task in advexplore.data

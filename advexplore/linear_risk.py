@@ -22,6 +22,7 @@ from ._validate import (
     check_same_last_dim,
     check_vector,
 )
+from .attacks import dual_norm  # ‖θ‖_*: ‖θ‖₂ for L2 attacks, ‖θ‖₁ for L∞ attacks
 
 C0 = math.sqrt(2.0 / math.pi)  # E|Z| for Z ~ N(0, 1)
 
@@ -31,11 +32,6 @@ def sigma_norm_sq(v: torch.Tensor, cov: torch.Tensor | None) -> torch.Tensor:
     if cov is None:
         return (v * v).sum(-1)
     return torch.einsum("...i,ij,...j->...", v, cov, v)
-
-
-def dual_norm(theta: torch.Tensor, norm: str) -> torch.Tensor:
-    """The norm dual to the attack's ball: ‖θ‖₂ for L2 attacks, ‖θ‖₁ for L∞ attacks."""
-    return theta.norm(p=2, dim=-1) if norm == "l2" else theta.abs().sum(-1)
 
 
 def _prepare(theta, theta0, eps, sigma2, cov, norm, theta_name="theta"):

@@ -98,7 +98,7 @@ def test_regularized_training_of_a_linear_model_reaches_the_robust_optimum():
     theta_star, risk_star = robust_optimum(theta0, 0.5)
     theta = model.layers[0].weight[0].detach()
     assert (theta - theta_star).norm() < 0.05  # sampling error of order 1/√n
-    assert history["cost"]["forward"] == 400 and history["cost"]["backward"] == 400
+    assert history.cost["forward"] == 400 and history.cost["backward"] == 400
     assert abs(adversarial_risk(theta, theta0, 0.5) - risk_star) < 0.01
 
 

@@ -14,12 +14,13 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from ..attacks import input_gradient, squared_loss
+from ..attacks import attacked_loss, input_gradient, squared_loss, surrogate_factor
 from ..bounds import exhaustive_max_loss
 from ..data import gaussian_data
 from ..models import MLP, linear_model
-from ..pgd import pgd_attack, surrogate_shrink
-from ..regularized import regularized_risk
+from ..pgd import pgd_attack
+from ..regularized import regularized_risk, regularized_train
+from ..training import Callback, TrainHistory, adversarial_train
 
 
 @dataclass
@@ -54,17 +55,10 @@ def explorer_model(d: int, width: int, depth: int, activation: str = "relu", see
 
 
 def fit_standard(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int = 80,
-                 lr: float = 0.02) -> list[float]:
-    """Full-batch Adam on the standard squared loss; returns the loss per step."""
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    losses = []
-    for _ in range(steps):
-        opt.zero_grad(set_to_none=True)
-        loss = squared_loss(model(x), y).mean()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-    return losses
+                 lr: float = 0.02, callback: Callback | None = None) -> TrainHistory:
+    """The explorer's standard fit: full-batch Adam on the squared loss, i.e. regularized_train
+    at ε = 0 (same TrainHistory, callback(step, model, loss) and argument checks)."""
+    return regularized_train(model, x, y, eps=0.0, lr=lr, steps=steps, optimizer="adam", callback=callback)
 
 
 def risk_curves(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps_grid: torch.Tensor,
@@ -78,19 +72,17 @@ def risk_curves(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps_grid: to
     adversarial_gap = pgd − standard, weight_norm_gap, input_gradient_gap (R_reg − standard).
     """
     k, (n, d) = len(eps_grid), x.shape
-    xs, ys = x.repeat(k, 1), y.repeat(k)  # (k·n, d): the whole ε curve in one PGD call
-    delta = pgd_attack(model, xs, ys, eps_grid.repeat_interleave(n), norm=config.norm,
-                       steps=config.pgd_steps, restarts=config.pgd_restarts, random_start=False,
-                       generator=generator)
+    pgd_losses, delta = attacked_loss(  # (k, n), (k, n, d): the whole ε curve in one PGD call
+        model, x, y, eps_grid, pgd_attack, norm=config.norm, reduction="none", return_delta=True,
+        steps=config.pgd_steps, restarts=config.pgd_restarts, random_start=False, generator=generator)
     with torch.no_grad():
         standard = squared_loss(model(x), y).mean()
-        pgd_losses = squared_loss(model(xs + delta), ys).reshape(k, n)  # (k, n)
     out = {
         "standard": standard.expand(k).clone(),
         "pgd": pgd_losses.mean(dim=1),
         "weight_norm": regularized_risk(model, x, y, eps_grid, "weight_norm", config.norm),
         "input_gradient": regularized_risk(model, x, y, eps_grid, "input_gradient", config.norm),
-        "delta": delta.reshape(k, n, d),
+        "delta": delta,
         "g0": input_gradient(model, x, y),
         "exhaustive": None,
         "pgd_subset": None,
@@ -112,7 +104,7 @@ def surrogate_curve(model: nn.Module, x: torch.Tensor, y: torch.Tensor, curves: 
     """Surrogate adversarial risk R_ξ over the ε grid: the cached PGD δ shrunk by the
     A_{ε,ξ} factor of the clean gradient (paper 002 §2.1). One forward pass; (k,)."""
     delta = curves["delta"]  # (k, n, d)
-    shrink = surrogate_shrink(curves["g0"], float(xi), norm)  # (n, 1) or (n, d)
+    shrink = surrogate_factor(curves["g0"], float(xi), norm)  # (n, 1) or (n, d)
     with torch.no_grad():
         attacked = model((x[None] + shrink[None] * delta).reshape(-1, x.shape[1]))
         return squared_loss(attacked, y.repeat(delta.shape[0])).reshape(delta.shape[:2]).mean(dim=1)
@@ -132,10 +124,9 @@ def decision_grid(model: nn.Module, x: torch.Tensor, resolution: int = 60, margi
 def _evaluate(model, x_test, y_test, eps, config, generator) -> dict:
     with torch.no_grad():
         standard = squared_loss(model(x_test), y_test).mean().item()
-    delta = pgd_attack(model, x_test, y_test, eps, norm=config.norm, steps=max(config.pgd_steps, 10),
-                       restarts=2, random_start=False, generator=generator)
-    with torch.no_grad():
-        adversarial = squared_loss(model(x_test + delta), y_test).mean().item()
+    adversarial = attacked_loss(model, x_test, y_test, eps, pgd_attack, norm=config.norm,
+                                steps=max(config.pgd_steps, 10), restarts=2, random_start=False,
+                                generator=generator).item()
     return {"test_standard_risk": standard, "test_adversarial_risk": adversarial}
 
 
@@ -158,10 +149,6 @@ def compare_training(make_model, x, y, x_test, y_test, *, eps: float, xi: float 
     """
     from functools import partial
 
-    from ..cost import count_passes
-    from ..regularized import regularized_train
-    from ..training import adversarial_train  # issue 4's Algorithm 1
-
     config = config or ExplorerConfig()
     template = make_model()
     runs = {}
@@ -175,14 +162,11 @@ def compare_training(make_model, x, y, x_test, y_test, *, eps: float, xi: float 
         if name != "adversarial":  # standard = regularised training at ε = 0
             history = regularized_train(model, x, y, eps=run_eps, omega=omega, norm=config.norm, lr=lr,
                                         steps=steps, optimizer="sgd")
-            cost = history["cost"]
         else:
-            with count_passes(model) as counted:
-                adversarial_train(model, x, y, eps=run_eps, xi=xi, norm=config.norm, lr=lr, steps=steps,
-                                  attack=attack)
-            cost = counted.as_dict()
-        result = {"cost": cost, **_evaluate(model, x_test, y_test, eps, config,
-                                            torch.Generator().manual_seed(seed))}
+            history = adversarial_train(model, x, y, eps=run_eps, xi=xi, norm=config.norm, lr=lr, steps=steps,
+                                        attack=attack)
+        result = {"cost": history.cost, **_evaluate(model, x_test, y_test, eps, config,
+                                                    torch.Generator().manual_seed(seed))}
         with torch.no_grad():
             result["test_predictions"] = model(x_test).detach()
         if isinstance(model, MLP) and model.depth == 0:

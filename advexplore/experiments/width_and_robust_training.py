@@ -13,7 +13,7 @@ from functools import partial
 
 import torch
 
-from ..attacks import squared_loss
+from ..attacks import attacked_loss, squared_loss
 from ..bounds import certified_max_loss
 from ..data import gaussian_data
 from ..models import MLP
@@ -25,9 +25,8 @@ def robust_training_loss(model, x, y, eps: float, generator=None) -> float:
     if eps == 0:
         with torch.no_grad():
             return squared_loss(model(x), y).mean().item()
-    delta = pgd_attack(model, x, y, eps, steps=20, restarts=3, random_start=False, generator=generator)
-    with torch.no_grad():
-        return squared_loss(model(x + delta), y).mean().item()
+    return attacked_loss(model, x, y, eps, pgd_attack, steps=20, restarts=3, random_start=False,
+                         generator=generator).item()
 
 
 def width_run(width: int, eps: float, *, n: int = 40, d: int = 5, activation: str = "relu",

@@ -8,18 +8,15 @@ import contextlib
 import logging
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from ..attacks import dual_norm, loss_and_input_gradient
 from ..classification import autoattack_correct
 from ..pgd import pgd_attack
+from .attack import float_cross_entropy
 from .distributed import DistInfo, all_reduce_sum
 
 log = logging.getLogger(__name__)
-
-
-def _ce(output: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    return F.cross_entropy(output.float(), y, reduction="none")
 
 
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, norm: str = "l2",
@@ -41,27 +38,23 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, nor
     sums = torch.zeros(6, dtype=torch.float64, device=x.device)
     amp = (torch.autocast(x.device.type, dtype=autocast_dtype) if autocast_dtype is not None
            else contextlib.nullcontext())
-    dual_p = 2 if norm == "l2" else 1
     try:
         for start in range(0, len(xs), batch_size):
             xb = xs[start:start + batch_size]
             xb = xb.float().div(255) if xb.dtype == torch.uint8 else xb
             yb = ys[start:start + batch_size]
             with amp:
-                xg = xb.detach().requires_grad_(True)
-                with torch.enable_grad():
-                    clean = _ce(model(xg), yb)
-                    (g,) = torch.autograd.grad(clean.sum(), xg)
-                delta = pgd_attack(model, xb, yb, eps, norm=norm, steps=steps, loss=_ce, clip=(0.0, 1.0),
-                                   generator=generator)
+                clean = loss_and_input_gradient(model, xb, yb, float_cross_entropy)  # l_i and ∇ₓl_i
+                delta = pgd_attack(model, xb, yb, eps, norm=norm, steps=steps, loss=float_cross_entropy,
+                                   clip=(0.0, 1.0), generator=generator)
                 with torch.no_grad():
                     out_clean = model(xb).float()
                     out_adv = model(xb + delta).float()
-            robust = F.cross_entropy(out_adv, yb, reduction="none")
+            robust = float_cross_entropy(out_adv, yb)
             sums += torch.stack([
                 (out_clean.argmax(1) == yb).sum().double(), (out_adv.argmax(1) == yb).sum().double(),
-                clean.detach().double().sum(), robust.double().sum(),
-                (eps * g.flatten(1).float().norm(p=dual_p, dim=1)).double().sum(),
+                clean.loss.double().sum(), robust.double().sum(),
+                (eps * dual_norm(clean.grad.float(), norm, start_dim=1)).double().sum(),
                 torch.tensor(float(len(yb)), dtype=torch.float64, device=x.device)])
     finally:
         model.train(was_training)
