@@ -11,7 +11,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from ._validate import check_nonnegative, check_norm
+from ._validate import check_batch, check_nonnegative, check_norm
 
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -41,6 +41,7 @@ def input_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     """Per-sample ∂l(f(x_i), y_i)/∂x_i, shape of x. Samples are independent in the
     forward pass, so the gradient of the summed loss is the per-sample gradient;
     torch.autograd.grad leaves the parameters' .grad untouched."""
+    check_batch(model, x, y)
     x = x.detach().requires_grad_(True)
     with torch.enable_grad():
         values = per_sample_loss(model, x, y, loss)
@@ -49,16 +50,7 @@ def input_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
 
 
 def _check_batch(x, y, eps, name="eps"):
-    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
-        raise TypeError("x must be a floating-point tensor of shape (n, ...)")
-    if x.dim() < 2:
-        raise ValueError(f"x must have shape (n, ...) with a batch dimension, got {tuple(x.shape)}")
-    if not isinstance(y, torch.Tensor) or y.shape[0] != x.shape[0]:
-        raise ValueError(f"y must be a tensor with {x.shape[0]} rows to match x")
-    eps = check_nonnegative(eps, name, dtype=x.dtype, device=x.device)
-    if eps.dim() > 1 or (eps.dim() == 1 and eps.shape[0] != x.shape[0]):
-        raise ValueError(f"{name} must be a number or a tensor of shape ({x.shape[0]},)")
-    return eps.reshape(-1, *([1] * (x.dim() - 1))) if eps.dim() == 1 else eps
+    return check_batch(None, x, y, eps, name, with_model=False)  # the shared checks (advexplore._validate)
 
 
 def surrogate_attack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, xi=0.0,
@@ -91,7 +83,7 @@ def surrogate_attack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, xi
         δ with x's shape (detached); x + δ is the attacked batch.
     """
     norm = check_norm(norm)
-    eps = _check_batch(x, y, eps)
+    eps = check_batch(model, x, y, eps)
     xi_t = check_nonnegative(xi, "xi", dtype=x.dtype, device=x.device)
     if xi_t.dim() != 0:
         raise ValueError(f"xi must be a single number, got shape {tuple(xi_t.shape)}")

@@ -11,8 +11,8 @@ import math
 import torch
 from torch import nn
 
-from ._validate import check_nonnegative, check_norm, check_positive_int
-from .attacks import Loss, _check_batch, per_sample_loss, squared_loss
+from ._validate import check_batch, check_nonnegative, check_norm, check_positive_int
+from .attacks import Loss, per_sample_loss, squared_loss
 
 
 def lipschitz_upper_bound(model: nn.Module, norm="l2") -> torch.Tensor:
@@ -35,7 +35,8 @@ def certified_max_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, 
 
     eps: a number -> (n,); a (k,) tensor of radii -> (k, n) (one bound per ε, no extra passes).
     Exact for a linear model (Lip = ‖θ‖_*, the closed form of DESIGN.md §1)."""
-    eps_t = check_nonnegative(eps, "eps", dtype=x.dtype, device=x.device)
+    check_batch(model, x, y)
+    eps_t = check_nonnegative(eps, "eps", dtype=x.dtype, device=x.device, empty_ok=False)
     with torch.no_grad():
         residual = (model(x).reshape(x.shape[0]) - y).abs()  # (n,)
         lip = lipschitz_upper_bound(model, norm)
@@ -75,10 +76,10 @@ def exhaustive_max_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps_
         on the true maximum that is tight up to the grid's resolution.
     """
     norm = check_norm(norm)
+    check_batch(model, x, y)
     if x.dim() != 2 or x.shape[1] > 2:
         raise ValueError(f"exhaustive search needs inputs of shape (n, d) with d ≤ 2, got {tuple(x.shape)}")
-    _check_batch(x, y, 0.0)
-    eps_grid = check_nonnegative(eps_grid, "eps_grid", dtype=x.dtype, device=x.device).reshape(-1)
+    eps_grid = check_nonnegative(eps_grid, "eps_grid", dtype=x.dtype, device=x.device, empty_ok=False).reshape(-1)
     if (eps_grid[1:] < eps_grid[:-1]).any():
         raise ValueError("eps_grid must be non-decreasing")
     shells_per_eps = check_positive_int(shells_per_eps, "shells_per_eps")
@@ -137,6 +138,7 @@ def exhaustive_attack_2d(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps
     up to the grid resolution. Example:
         >>> delta = exhaustive_attack_2d(net, x, y, eps=0.5)   # x of shape (n, 2)
     """
+    check_batch(model, x, y)
     eps_t = check_nonnegative(eps, "eps", dtype=x.dtype, device=x.device)
     if eps_t.dim() != 0:
         raise ValueError("eps must be a single number here (use exhaustive_max_loss for a grid)")

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._validate import check_nonnegative, check_norm, check_positive_int
+from ._validate import check_batch, check_nonnegative, check_norm, check_positive_int
 from .pgd import pgd_attack
 from .training import TrainHistory, adversarial_train
 
@@ -58,6 +58,7 @@ def predict(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     """Standard accuracy (1/n) Σ 1[argmax f(x_i) = y_i]."""
+    check_batch(model, x, y)
     return (predict(model, x) == y).float().mean().item()
 
 
@@ -68,6 +69,7 @@ def adversarial_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps
     (inputs kept in `clip`). A sample counts only if it is right both clean and attacked (δ = 0
     is in the ball), so the value never exceeds the standard accuracy; an attack can miss
     errors, so it is an UPPER bound on the true robust accuracy."""
+    check_batch(model, x, y)
     if float(check_nonnegative(eps, "eps")) == 0:
         return accuracy(model, x, y)
     delta = pgd_attack(model, x, y, eps, norm=norm, steps=steps, restarts=restarts,

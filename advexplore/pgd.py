@@ -9,8 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._validate import check_nonnegative, check_norm, check_positive_int
-from .attacks import Loss, _check_batch, clip_perturbation, input_gradient, per_sample_loss
+from ._validate import check_batch, check_nonnegative, check_norm, check_positive_int
+from .attacks import Loss, clip_perturbation, input_gradient, per_sample_loss
 
 
 def _per_sample_norm(t: torch.Tensor) -> torch.Tensor:
@@ -102,7 +102,7 @@ def pgd_attack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, norm="l2
         >>> attacked = squared_loss(model(x + delta), y)
     """
     norm = check_norm(norm)
-    eps_b = _check_batch(x, y, eps)  # () or (n, 1, …)
+    eps_b = check_batch(model, x, y, eps)  # () or (n, 1, …)
     steps = check_positive_int(steps, "steps")
     restarts = check_positive_int(restarts, "restarts")
     xi = float(check_nonnegative(xi, "xi"))

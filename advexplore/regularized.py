@@ -19,8 +19,8 @@ from typing import Callable
 import torch
 from torch import nn
 
-from ._validate import check_nonnegative, check_norm, check_positive_int
-from .attacks import _check_batch, squared_loss
+from ._validate import check_batch, check_finite_value, check_nonnegative, check_norm, check_positive_int, check_scalar
+from .attacks import squared_loss
 from .bounds import lipschitz_upper_bound
 from .cost import count_passes
 from .pgd import pgd_attack
@@ -48,7 +48,7 @@ def residual_and_omega(model: nn.Module, x: torch.Tensor, y: torch.Tensor, omega
     """(|f(x) − y| of shape (n,), Ω of shape () [weight_norm] or (n,) [input_gradient]).
     create_graph=True keeps both differentiable in the parameters (for training)."""
     omega, norm = _check_omega(omega), check_norm(norm)
-    _check_batch(x, y, 0.0)
+    check_batch(model, x, y)
     with torch.enable_grad() if create_graph or omega == "input_gradient" else torch.no_grad():
         if omega == "weight_norm":
             f = _scalar_output(model, x)
@@ -76,7 +76,8 @@ def regularized_risk(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, om
     Example:
         >>> regularized_risk(net, x, y, torch.linspace(0, 1, 11), omega="input_gradient")
     """
-    eps_t = check_nonnegative(eps, "eps", dtype=x.dtype, device=x.device)
+    check_batch(model, x, y)
+    eps_t = check_nonnegative(eps, "eps", dtype=x.dtype, device=x.device, empty_ok=False)
     if eps_t.dim() > 1:
         raise ValueError("eps must be a number or a (k,) tensor")
     residual, om = residual_and_omega(model, x, y, omega, norm, create_graph)
@@ -85,6 +86,7 @@ def regularized_risk(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, om
 
 def standard_risk(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """mean_i (f(x_i) − y_i)², no attack."""
+    check_batch(model, x, y)
     with torch.no_grad():
         return squared_loss(_scalar_output(model, x), y).mean()
 
@@ -97,7 +99,8 @@ def attacked_risk(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, norm=
     eps: a number -> (); a (k,) tensor -> (k,): the batch is stacked k times with per-sample
     radii so the whole curve costs one attack call. attack_kwargs go to the attack
     (steps, restarts, xi, generator, …)."""
-    eps_t = check_nonnegative(eps, "eps", dtype=x.dtype, device=x.device)
+    check_batch(model, x, y)
+    eps_t = check_nonnegative(eps, "eps", dtype=x.dtype, device=x.device, empty_ok=False)
     if eps_t.dim() > 1:
         raise ValueError("eps must be a number or a (k,) tensor")
     attack = attack or pgd_attack
@@ -135,9 +138,10 @@ def regularized_train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps
         optimizer: "adam" | "sgd"; callback(step, model, loss) called after each step.
     Returns: {"loss": [R_reg per step], "cost": TrainingCost.as_dict()}.
     """
-    eps = float(check_nonnegative(eps, "eps"))
+    check_batch(model, x, y)
+    eps = check_scalar(eps, "eps")
     steps = check_positive_int(steps, "steps")
-    lr = float(check_nonnegative(lr, "lr"))
+    lr = check_scalar(lr, "lr", strict=True)
     params = [p for p in model.parameters() if p.requires_grad]
     if optimizer not in ("adam", "sgd"):
         raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
@@ -152,7 +156,7 @@ def regularized_train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps
                 value = regularized_risk(model, x, y, eps, omega, norm, create_graph=True)
             value.backward()
             opt.step()
-            losses.append(value.item())
+            losses.append(check_finite_value(value.item(), "the regularised risk", f"step {step} of {steps}"))
             if callback is not None:
                 callback(step, model, losses[-1])
     return {"loss": losses, "cost": cost.as_dict()}

@@ -12,7 +12,7 @@ from typing import Callable, Iterable, Mapping
 import torch
 from torch import nn
 
-from ._validate import check_nonnegative, check_norm, check_positive_int
+from ._validate import check_batch, check_finite_value, check_norm, check_positive_int, check_scalar
 from .attacks import per_sample_loss, surrogate_attack
 
 
@@ -94,18 +94,12 @@ def adversarial_train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps
         >>> h = adversarial_train(net, x, y, eps=3.0, xi=0.05, lr=0.01, steps=500)
     """
     norm = check_norm(norm)
-    eps = float(check_nonnegative(eps, "eps"))
-    xi = float(check_nonnegative(xi, "xi"))
-    l1 = float(check_nonnegative(l1, "l1"))
-    lr_t = check_nonnegative(lr, "lr")
-    if lr_t.dim() != 0 or float(lr_t) <= 0:
-        raise ValueError(f"lr must be a number > 0, got {lr!r}")
-    lr = float(lr_t)
+    eps, xi, l1 = check_scalar(eps, "eps"), check_scalar(xi, "xi"), check_scalar(l1, "l1")
+    lr = check_scalar(lr, "lr", strict=True)
     steps = check_positive_int(steps, "steps")
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    if not isinstance(x, torch.Tensor) or not isinstance(y, torch.Tensor) or x.shape[0] != y.shape[0]:
-        raise ValueError("x and y must be tensors with the same number of rows")
+    check_batch(model, x, y)
     n = x.shape[0]
     if batch_size is not None:
         batch_size = check_positive_int(batch_size, "batch_size")
@@ -141,7 +135,7 @@ def adversarial_train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps
                 p.sub_(lr * g)
         if l1 > 0:
             soft_threshold_(prox, lr * l1)
-        history.train_loss.append(value.item())
+        history.train_loss.append(check_finite_value(value.item(), "the training loss", f"step {step} of {steps}"))
         history.xi.append(xi_t)
         record = callback(step, model) if callback is not None else None
         history.records.append(dict(record) if record else {})
