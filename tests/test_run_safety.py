@@ -244,17 +244,17 @@ def test_the_device_side_watch_reports_the_first_bad_step_and_quantity():
     from advexplore.gpu import DistInfo
 
     watch = FiniteWatch(torch.device("cpu"))
-    one = torch.tensor(1.0)
+    one, metrics = torch.tensor(1.0), torch.tensor([2.5, 3.0], dtype=torch.float64)
     watch.record(one, one, one)
-    watch.check(0, 4, DistInfo(), "x/last.pt")  # all finite: nothing happens
+    assert watch.check(metrics, 0, 4, DistInfo(), "x/last.pt") == [2.5, 3.0]  # all finite: the metrics
     watch.record(one, torch.tensor(float("inf")), one)
     watch.record(torch.tensor(float("nan")), one, one)  # a later bad step does not replace the first
     with pytest.raises(NonFiniteError, match=r"the gradient norm is inf at epoch 3, step 2 of 4; .*x/last.pt \(after epoch 2\)"):
-        watch.check(2, 4, DistInfo(), "x/last.pt")
+        watch.check(metrics, 2, 4, DistInfo(), "x/last.pt")
     watch.start_epoch()
     watch.record(one, one, torch.tensor(float("-inf")))
     with pytest.raises(NonFiniteError, match=r"the weights' norm is -inf at epoch 1, step 1 of 4"):
-        watch.check(0, 4, DistInfo(), "x/last.pt")
+        watch.check(metrics, 0, 4, DistInfo(), "x/last.pt")
 
 
 def test_results_and_metrics_are_strict_json(tmp_path):

@@ -5,8 +5,8 @@ Design (why the check is not per step): reading a flag on the host after every s
 device synchronisation per step and stall the CUDA queue (and torch.compile graphs), which the
 trainer otherwise avoids. Instead `record` keeps, ON THE DEVICE, the first step of the epoch at
 which a quantity was not finite (a few tiny kernels, no sync), and `check` reads it once at the
-end of the epoch, at the epoch's existing synchronisation point, before anything is evaluated or
-written. A diverged epoch therefore runs to its end (its work is wasted, nothing is saved) and the
+end of the epoch, in the same host read as the epoch's metrics (the epoch's one sync), before
+anything is evaluated or written. A diverged epoch therefore runs to its end (its work is wasted, nothing is saved) and the
 error still names the exact first bad step. Under torchrun the ranks' records are reduced, so
 every rank stops together with the same message.
 """
@@ -29,15 +29,17 @@ def total_norm(tensors) -> torch.Tensor:
 
 
 class FiniteWatch:
-    """watch.start_epoch(); per step watch.record(loss, grad_norm, weight_norm); watch.check(...)."""
+    """watch.start_epoch(); per step watch.record(loss, grad_norm, weight_norm); at the end
+    metrics = watch.check(device_metrics, epoch, n_steps, info, checkpoint)."""
 
     def __init__(self, device: torch.device):
         self.device = device
         self.start_epoch()
 
     def start_epoch(self) -> None:
+        # fill kernels, not host-to-device copies (a copy from pageable memory would synchronise)
         self.steps = torch.zeros((), dtype=torch.float64, device=self.device)
-        self.first = torch.tensor([-1.0, -1.0, 0.0], dtype=torch.float64, device=self.device)  # step, quantity, value
+        self.first = torch.full((3,), -1.0, dtype=torch.float64, device=self.device)  # step, quantity, value
 
     def record(self, loss: torch.Tensor, grad_norm: torch.Tensor, weight_norm: torch.Tensor) -> None:
         """Note the step's quantities (device tensors); remembers the first non-finite one."""
@@ -45,18 +47,19 @@ class FiniteWatch:
                               weight_norm.to(self.device).double().reshape(())])
         bad = ~torch.isfinite(values)
         which = bad.to(torch.int64).argmax()
-        now = torch.stack([self.steps, which.double(), values[which]])
+        now = torch.stack([self.steps, which.double(), values.gather(0, which.reshape(1))[0]])  # no .item()
         self.first = torch.where((self.first[0] < 0) & bad.any(), now, self.first)
         self.steps += 1
 
-    def check(self, epoch: int, n_steps: int, info: DistInfo, checkpoint) -> None:
-        """Raise NonFiniteError if any rank recorded a non-finite step this epoch (one host read)."""
+    def check(self, metrics: torch.Tensor, epoch: int, n_steps: int, info: DistInfo, checkpoint) -> list[float]:
+        """metrics (a 1-d float64 device tensor) as a list, read in one host sync together with
+        the record; NonFiniteError instead if any rank recorded a non-finite step this epoch."""
         first = self.first
         # the earliest bad step over ranks: max of −(step·4 + quantity), −inf where nothing was bad
         key = torch.where(first[0] >= 0, -(first[0] * 4 + first[1]), torch.full_like(first[0], -float("inf")))
-        worst = all_reduce_max(key.reshape(1), info).item()
+        *values, worst = torch.cat([metrics, all_reduce_max(key.reshape(1), info)]).tolist()
         if worst == -float("inf"):
-            return
+            return values
         code = int(-worst)
         step, quantity = code // 4, code % 4
         value = first[2].item() if int(first[0].item()) == step else float("nan")

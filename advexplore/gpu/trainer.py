@@ -193,8 +193,8 @@ class Trainer:
             xb = xb.contiguous(memory_format=self.memory_format)
             sums += self.train_step(xb, self.y_train[ids], xi)
         self.scheduler.step()
-        s = all_reduce_sum(sums, info).tolist()  # the epoch's one host sync
-        self.watch.check(epoch, n_batches, info, self.out_dir / "last.pt")  # NaN/inf: stop before any write
+        # the epoch's one host sync: its metrics, and NaN/inf anywhere stops the run here, before any write
+        s = self.watch.check(all_reduce_sum(sums, info), epoch, n_batches, info, self.out_dir / "last.pt")
         seconds = timer.now() - start
         self.train_seconds += seconds
         self.train_images += int(s[2])
