@@ -128,7 +128,7 @@ def load_checkpoint(path, map_location="cpu") -> dict:
     The checksum is verified first; any problem is a CheckpointError naming the file and what to do."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}")
+        raise FileNotFoundError(f"no checkpoint at {path}: train the run that writes it first (or check the path)")
     try:
         raw = path.read_bytes()
     except OSError as err:

@@ -132,6 +132,12 @@ def take_lock(trainer) -> None:
         raise error
 
 
+def release_lock(trainer) -> None:
+    """At the end of fit(): this run's own checkpoints are no foreign change; let out_dir go."""
+    trainer.resumed_stamp = _stamp(trainer.out_dir / "last.pt")
+    trainer.run_lock.release()
+
+
 def restore(trainer, ck: dict) -> None:
     """Put a checked checkpoint's state (weights, optimiser, schedule, history, RNGs) into trainer."""
     trainer.net.load_state_dict(ck["model"])

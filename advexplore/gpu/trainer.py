@@ -35,7 +35,7 @@ from .distributed import (DistInfo, all_reduce_max, all_reduce_sum, barrier, bro
                           init_distributed)
 from .evaluate import autoattack_accuracy, evaluate
 from .finite import FiniteWatch, total_norm
-from .resume import open_run, restore, take_lock
+from .resume import open_run, release_lock, restore, take_lock
 from .runlock import RunLock
 
 log = logging.getLogger(__name__)
@@ -217,7 +217,7 @@ class Trainer:
         try:
             return self._fit(on_epoch_end)
         finally:
-            self.run_lock.release()
+            release_lock(self)
 
     def _fit(self, on_epoch_end) -> dict:
         cfg, info = self.config, self.info
