@@ -60,7 +60,8 @@ class TrainConfig:
     Speed: precision "auto" (bf16 autocast on CUDA, fp32 on CPU), channels_last, compile
     (torch.compile), device "auto"|"cpu"|"cuda". Evaluation: eval_steps (PGD-20), eval_every,
     autoattack (when the package is importable). Run: out_dir (checkpoints, metrics.jsonl,
-    results.json), resume (continue from out_dir/last.pt), seed, progress (tqdm bars).
+    results.json), resume (continue from out_dir/last.pt, only with the settings that wrote it:
+    advexplore.gpu.resume.RESUMABLE lists those that may change), seed, progress (tqdm bars).
     """
 
     data_dir: str = ""
