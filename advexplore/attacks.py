@@ -115,7 +115,9 @@ def loss_and_input_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor, 
 
 def input_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
                    loss: Loss | None = None) -> torch.Tensor:
-    """Per-sample ∂l(f(x_i), y_i)/∂x_i, shape of x, detached (see loss_and_input_gradient)."""
+    """Per-sample ∂l(f(x_i), y_i)/∂x_i, shape of x, detached (see loss_and_input_gradient, which
+    skips these checks: the GPU trainer calls it every step and must not wait on the device)."""
+    check_batch(model, x, y)
     return loss_and_input_gradient(model, x, y, loss).grad
 
 
@@ -180,7 +182,7 @@ def surrogate_attack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, xi
         δ with x's shape (detached); x + δ is the attacked batch.
     """
     norm = check_norm(norm)
-    eps = check_batch(x, y, eps)  # () or (n, 1, …)
+    eps = check_batch(model, x, y, eps)
     xi_t = check_nonnegative(xi, "xi", dtype=x.dtype, device=x.device)
     if xi_t.dim() != 0:
         raise ValueError(f"xi must be a single number, got shape {tuple(xi_t.shape)}")
@@ -205,7 +207,8 @@ def attacked_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, attac
     Example:
         >>> attacked_loss(net, x, y, 0.5, pgd_attack, steps=20, restarts=3)
     """
-    eps_t = check_nonnegative(eps, "eps", dtype=x.dtype, device=x.device)
+    check_batch(model, x, y)
+    eps_t = check_nonnegative(eps, "eps", dtype=x.dtype, device=x.device, empty_ok=False)
     if eps_t.dim() > 1:
         raise ValueError("eps must be a number or a (k,) tensor")
     if reduction not in ("mean", "none"):

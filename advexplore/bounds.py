@@ -35,7 +35,8 @@ def certified_max_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, 
 
     eps: a number -> (n,); a (k,) tensor of radii -> (k, n) (one bound per ε, no extra passes).
     Exact for a linear model (Lip = ‖θ‖_*: paper 002, eq. 5/9; docs/theory.md §2.1 and §8)."""
-    eps_t = check_nonnegative(eps, "eps", dtype=x.dtype, device=x.device)
+    check_batch(model, x, y)
+    eps_t = check_nonnegative(eps, "eps", dtype=x.dtype, device=x.device, empty_ok=False)
     with torch.no_grad():
         residual = (model(x).reshape(x.shape[0]) - y).abs()  # (n,)
         lip = lipschitz_upper_bound(model, norm)
@@ -79,9 +80,9 @@ def exhaustive_max_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps_
     norm = check_norm(norm)
     if x.dim() != 2 or x.shape[1] > 2:
         raise ValueError(f"exhaustive search needs inputs of shape (n, d) with d ≤ 2, got {tuple(x.shape)}")
-    check_batch(x, y, 0.0)
+    check_batch(model, x, y)
     clip = check_clip(clip)
-    eps_grid = check_nonnegative(eps_grid, "eps_grid", dtype=x.dtype, device=x.device).reshape(-1)
+    eps_grid = check_nonnegative(eps_grid, "eps_grid", dtype=x.dtype, device=x.device, empty_ok=False).reshape(-1)
     if (eps_grid[1:] < eps_grid[:-1]).any():
         raise ValueError("eps_grid must be non-decreasing")
     shells_per_eps = check_positive_int(shells_per_eps, "shells_per_eps")
@@ -148,6 +149,7 @@ def exhaustive_attack_2d(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps
     up to the grid resolution. Example:
         >>> delta = exhaustive_attack_2d(net, x, y, eps=0.5)   # x of shape (n, 2)
     """
+    check_batch(model, x, y)
     eps_t = check_nonnegative(eps, "eps", dtype=x.dtype, device=x.device)
     if eps_t.dim() != 0:
         raise ValueError("eps must be a single number here (use exhaustive_max_loss for a grid)")

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._validate import check_nonnegative, check_norm, check_positive_int
+from ._validate import check_batch, check_nonnegative, check_norm, check_positive_int
 from .attacks import ascent_direction, clip_perturbation
 from .pgd import pgd_attack, project_to_ball, random_ball_point
 from .training import TrainHistory, adversarial_train
@@ -59,6 +59,7 @@ def predict(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     """Standard accuracy (1/n) Σ 1[argmax f(x_i) = y_i]."""
+    check_batch(model, x, y)
     return (predict(model, x) == y).float().mean().item()
 
 
@@ -76,6 +77,7 @@ def adversarial_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps
     attacked (δ = 0 is in the ball), so the value never exceeds the standard accuracy; an attack
     can miss errors, so either value is an UPPER bound on the true robust accuracy (AutoAttack's
     usually the tighter one)."""
+    check_batch(model, x, y)
     if attack not in ATTACKS:
         raise ValueError(f"attack must be one of {ATTACKS}, got {attack!r}")
     if float(check_nonnegative(eps, "eps")) == 0:

@@ -20,6 +20,7 @@ from ._validate import (
     check_nonnegative,
     check_norm,
     check_same_last_dim,
+    check_scalar,
     check_vector,
 )
 from .attacks import dual_norm  # ‖θ‖_*: ‖θ‖₂ for L2 attacks, ‖θ‖₁ for L∞ attacks
@@ -123,6 +124,7 @@ def surrogate_risk(theta, theta0, eps, xi, sigma2=1.0, cov=None, norm="l2",
     the broadcast batch shape (no autograd: quadrature runs in numpy).
     """
     theta, theta0, eps, sigma2, cov, norm = _prepare(theta, theta0, eps, sigma2, cov, norm)
+    rtol = check_scalar(rtol, "rtol", strict=True)
     xi_t = check_nonnegative(xi, "xi")
     if xi_t.dim() != 0:
         raise ValueError(f"xi must be a single number, got shape {tuple(xi_t.shape)}")

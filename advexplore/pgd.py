@@ -79,7 +79,7 @@ def pgd_attack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, norm="l2
         >>> attacked = squared_loss(model(x + delta), y)
     """
     norm = check_norm(norm)
-    eps_b = check_batch(x, y, eps)  # () or (n, 1, …)
+    eps_b = check_batch(model, x, y, eps)  # () or (n, 1, …)
     steps = check_positive_int(steps, "steps")
     restarts = check_positive_int(restarts, "restarts")
     xi = float(check_nonnegative(xi, "xi"))

@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._validate import check_batch, check_nonnegative, check_norm, check_training_args
+from ._validate import check_batch, check_finite_value, check_nonnegative, check_norm, check_scalar, check_training_args
 from .attacks import Attack, attacked_loss, dual_norm, loss_and_input_gradient
 from .bounds import lipschitz_upper_bound
 from .cost import count_passes
@@ -48,7 +48,7 @@ def residual_and_omega(model: nn.Module, x: torch.Tensor, y: torch.Tensor, omega
     """(|f(x) − y| of shape (n,), Ω of shape () [weight_norm] or (n,) [input_gradient]).
     create_graph=True keeps both differentiable in the parameters (for training)."""
     omega, norm = _check_omega(omega), check_norm(norm)
-    check_batch(x, y, 0.0)
+    check_batch(model, x, y)
     with torch.enable_grad() if create_graph else torch.no_grad():
         if omega == "weight_norm":
             return _signed_residual(model(x), y).abs(), lipschitz_upper_bound(model, norm)
@@ -70,7 +70,8 @@ def regularized_risk(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, om
     Example:
         >>> regularized_risk(net, x, y, torch.linspace(0, 1, 11), omega="input_gradient")
     """
-    eps_t = check_nonnegative(eps, "eps", dtype=x.dtype, device=x.device)
+    check_batch(model, x, y)
+    eps_t = check_nonnegative(eps, "eps", dtype=x.dtype, device=x.device, empty_ok=False)
     if eps_t.dim() > 1:
         raise ValueError("eps must be a number or a (k,) tensor")
     residual, om = residual_and_omega(model, x, y, omega, norm, create_graph)
@@ -79,6 +80,7 @@ def regularized_risk(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, om
 
 def standard_risk(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """mean_i (f(x_i) − y_i)², no attack."""
+    check_batch(model, x, y)
     with torch.no_grad():
         return (_signed_residual(model(x), y) ** 2).mean()
 
@@ -118,7 +120,8 @@ def regularized_train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps
     Returns: TrainHistory: train_loss[t] = R_reg before step t, xi = 0.0 (no attack), the
         callback's records and the cost (forward/backward passes, seconds).
     """
-    eps = float(check_nonnegative(eps, "eps"))
+    check_batch(model, x, y)
+    eps = check_scalar(eps, "eps")
     lr, steps, params = check_training_args(model, x, y, lr, steps, callback)
     if optimizer not in ("adam", "sgd"):
         raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
@@ -133,6 +136,7 @@ def regularized_train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps
                 value = regularized_risk(model, x, y, eps, omega, norm, create_graph=True)
             value.backward()
             opt.step()
-            history.record(step, model, value.item(), 0.0, callback)
+            history.record(step, model, check_finite_value(value.item(), "the regularised risk", f"step {step} of {steps}"),
+                           0.0, callback)
     history.cost = cost.as_dict()
     return history

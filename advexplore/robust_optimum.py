@@ -74,7 +74,7 @@ def robust_optimum(theta0, eps, sigma2=1.0, cov=None, norm="l2"):
     out_dtype = theta0.dtype if isinstance(theta0, torch.Tensor) and theta0.is_floating_point() \
         else torch.float64
     th0, s2, cov, norm = _prepare(theta0, sigma2, cov, norm)
-    eps = check_nonnegative(eps, "eps", dtype=torch.float64)
+    eps = check_nonnegative(eps, "eps", dtype=torch.float64, empty_ok=False)
     batch = eps.shape
     e = eps.reshape(-1).cpu().numpy()
     a0 = th0.cpu().numpy()

@@ -13,7 +13,7 @@ from typing import Callable, Iterable, Mapping, Optional
 import torch
 from torch import nn
 
-from ._validate import check_nonnegative, check_norm, check_positive_int, check_training_args
+from ._validate import check_batch, check_finite_value, check_norm, check_positive_int, check_scalar, check_training_args
 from .attacks import Attack, per_sample_loss, surrogate_attack
 from .cost import count_passes
 
@@ -113,10 +113,9 @@ def adversarial_train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps
         >>> h = adversarial_train(net, x, y, eps=3.0, xi=0.05, lr=0.01, steps=500)
     """
     norm = check_norm(norm)
-    eps = float(check_nonnegative(eps, "eps"))
-    xi = float(check_nonnegative(xi, "xi"))
-    l1 = float(check_nonnegative(l1, "l1"))
+    eps, xi, l1 = check_scalar(eps, "eps"), check_scalar(xi, "xi"), check_scalar(l1, "l1")
     lr, steps, params = check_training_args(model, x, y, lr, steps, callback)
+    check_batch(model, x, y)
     n = x.shape[0]
     if batch_size is not None:
         batch_size = check_positive_int(batch_size, "batch_size")
@@ -150,6 +149,7 @@ def adversarial_train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps
                     p.sub_(lr * g)
             if l1 > 0:
                 soft_threshold_(prox, lr * l1)
-            history.record(step, model, value.item(), xi_t, callback)
+            history.record(step, model, check_finite_value(value.item(), "the training loss", f"step {step} of {steps}"),
+                           xi_t, callback)
     history.cost = cost.as_dict()
     return history

@@ -1,9 +1,11 @@
 """Notebook parameters as the command line sees them: find a notebook by name, read the types its
-`parameters` cell declares (`eps: float = 1.0`), and parse command-line strings with them, so an
-unknown name or an unparsable value is rejected before anything runs."""
+`parameters` cell declares (`eps: float = 1.0`), parse command-line strings with them and check
+their ranges (RANGES below), so an unknown name, an unparsable value or a value out of range
+(`-p d 0`) is rejected before a kernel starts."""
 from __future__ import annotations
 
 import ast
+import math
 from pathlib import Path
 
 from .run_notebooks import NOTEBOOK_DIR, cpu_notebooks
@@ -15,6 +17,56 @@ _TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
 
 class ParameterError(ValueError):
     """A parameter name or value the notebook does not accept (message names both)."""
+
+
+def _finite(test):
+    return lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and test(v)
+
+
+COUNT = (_finite(lambda v: v >= 1 and v == int(v)), "an integer >= 1")
+NONNEGATIVE = (_finite(lambda v: v >= 0), "a finite number >= 0")
+POSITIVE = (_finite(lambda v: v > 0), "a finite number > 0")
+# Value ranges by parameter name: the notebooks give one name one meaning (d a dimension, eps a
+# radius, ...). A list value is checked element by element. NOTEBOOK_RANGES refines a name for
+# the notebooks whose stem starts with the key. Parameters without a rule are only type-checked.
+RANGES = {
+    **{name: COUNT for name in (
+        "d", "n", "s", "steps", "reps", "width", "hidden", "epochs", "attack_steps", "eval_steps", "n_test",
+        "batch_size", "train_steps", "bisections", "lipschitz_samples", "threads", "hd_n", "hd_d", "hd_s", "hd_h",
+        "hd_steps", "hd_reps", "devices", "smoke_epochs", "smoke_reps", "widen_factor", "ns", "n_values",
+        "h_values", "widths", "n_grid")},
+    **{name: NONNEGATIVE for name in (
+        "eps", "xi", "sigma2", "theta0_norm", "lam_scale", "eps_mnist", "hd_eps", "hd_xi", "lasso", "depth",
+        "eps_values", "eps_grid", "xis", "test_eps", "lambdas")},
+    **{name: POSITIVE for name in ("lr", "train_lr", "hd_lr", "beta")},
+    "threshold_fraction": (_finite(lambda v: 0 < v < 1), "a number in (0, 1)"),
+    "norm": (lambda v: v in ("l2", "linf"), "'l2' or 'linf'"),
+    "precision": (lambda v: v in ("auto", "fp32", "bf16", "fp16"), "one of 'auto', 'fp32', 'bf16', 'fp16'"),
+    "classes": (lambda v: isinstance(v, int) and 0 <= v <= 9, "digits 0..9"),
+}
+NOTEBOOK_RANGES = {
+    "10_": {"depth": COUNT},  # hidden layers of the classifier (notebook 06 allows 0: the linear model)
+    **{stem: {"depth": (lambda v: isinstance(v, int) and v >= 10 and (v - 4) % 6 == 0,
+                        "6n + 4 with n >= 1 (10, 16, 22, 28, 34)")}
+       for stem in ("fig2_", "gap_wrn", "table1_", "table2_")},  # notebooks/gpu: WideResNet depth
+}
+
+
+def check_range(notebook: Path, name: str, value):
+    """value if it is in the range RANGES / NOTEBOOK_RANGES give `name` (each element of a list);
+    ParameterError naming the parameter, the notebook, the range and the value otherwise."""
+    rule = RANGES.get(name)
+    for prefix, rules in NOTEBOOK_RANGES.items():
+        if Path(notebook).stem.startswith(prefix) and name in rules:
+            rule = rules[name]
+    if rule is None:
+        return value
+    test, text = rule
+    for v in (value if isinstance(value, (list, tuple)) else [value]):
+        if not test(v):
+            where = f" (in {value!r})" if isinstance(value, (list, tuple)) else ""
+            raise ParameterError(f"parameter {name!r} of {Path(notebook).name} must be {text}, got {v!r}{where}")
+    return value
 
 
 def list_notebooks(directory: Path = NOTEBOOK_DIR) -> list[Path]:
@@ -93,7 +145,7 @@ def validate_parameters(notebook: Path, raw: dict[str, str]) -> dict:
         if name not in declared:
             choices = ", ".join(f"{k}: {v['type']}" for k, v in declared.items() if k not in RESERVED)
             raise ParameterError(f"unknown parameter {name!r} for {notebook.name}; it accepts: {choices}")
-        parsed[name] = parse_value(name, text, declared[name]["type"])
+        parsed[name] = check_range(notebook, name, parse_value(name, text, declared[name]["type"]))
     return parsed
 
 

@@ -39,7 +39,10 @@ def execute_notebook(src: Path, out_dir: Path, parameters: dict | None = None,
                             cwd=str(src.parent), progress_bar=progress_bar)
     except Exception as err:  # a failed notebook is reported, the others still run
         record["status"] = "failed"
-        record["error"] = f"{type(err).__name__}: {str(err).strip().splitlines()[-1] if str(err).strip() else ''}"
+        if hasattr(err, "ename"):  # papermill's PapermillExecutionError: the kernel's own exception
+            record["error"] = f"{err.ename}: {err.evalue}"
+        else:
+            record["error"] = f"{type(err).__name__}: {str(err).strip().splitlines()[-1] if str(err).strip() else ''}"
     record["seconds"] = round(time.perf_counter() - start, 1)
     record["results"] = json.loads(results_path.read_text()) if results_path.exists() else {}
     return record

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from .._validate import check_nonnegative, check_norm, check_positive_int
+from .._validate import check_batch, check_nonnegative, check_norm, check_positive_int
 from ..classification import UNIT_BOX, accuracy, adversarial_accuracy, cross_entropy_loss, predict
 from ..pgd import pgd_attack
 
@@ -19,6 +19,7 @@ from ..pgd import pgd_attack
 @torch.no_grad()
 def softmax_confidence(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """(n,) max_k softmax(f(x))_k, the probability the model gives its own prediction."""
+    check_batch(model, x, None)
     return torch.softmax(model(x), dim=1).max(dim=1).values
 
 
@@ -26,6 +27,7 @@ def softmax_confidence(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 def logit_margin(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """(n,) f_y(x) − max_{k≠y} f_k(x): the margin in the output space (paper 003's sense of
     "near the decision boundary"); negative for misclassified samples."""
+    check_batch(model, x, y)
     logits = model(x)  # (n, k)
     true = logits.gather(1, y[:, None]).squeeze(1)
     others = logits.scatter(1, y[:, None], float("-inf")).max(dim=1).values
@@ -44,6 +46,7 @@ def boundary_margin(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps_max:
     go to pgd_attack in one batched call per bisection step.
     Returns (n,) float tensor, resolution eps_max / 2**bisections.
     """
+    check_batch(model, x, y)
     eps_max = float(check_nonnegative(eps_max, "eps_max"))
     bisections = check_positive_int(bisections, "bisections")
     norm = check_norm(norm)
@@ -102,6 +105,7 @@ def layerwise_lipschitz(model: nn.Module, x: torch.Tensor) -> dict[str, torch.Te
     """Per layer l (last = logits), over the samples: `local` mean of ‖∂h_l/∂x‖₂ (local Lipschitz
     constant), `mean_singular` mean singular value, `uniformity` mean of σ_mean/σ_max ∈ (0, 1]
     (1 = equally smooth in all directions). Each (L+1,)."""
+    check_batch(model, x, None)
     svs = layerwise_jacobian_singular_values(model, x)
     local = torch.stack([s[:, 0].mean() for s in svs])
     mean_sv = torch.stack([s.mean(dim=1).mean() for s in svs])
@@ -117,6 +121,7 @@ def confidence_report(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: f
     `logit_margin` (n,), `margin` (n,, see boundary_margin, eps_max default 4ε), `lipschitz` (layerwise_lipschitz on
     the first `lipschitz_samples` rows), `standard_accuracy`, `adversarial_accuracy` (PGD at ε,
     an upper bound on the robust accuracy)."""
+    check_batch(model, x, y)
     eps = float(check_nonnegative(eps, "eps"))
     model_was_training = model.training
     model.eval()

@@ -26,6 +26,12 @@ def check_wrn_activation(name) -> str:
     return name
 
 
+def check_wrn_depth(depth) -> int:
+    if not isinstance(depth, int) or isinstance(depth, bool) or depth < 10 or (depth - 4) % 6:
+        raise ValueError(f"depth must be 6n + 4 with n ≥ 1 (10, 16, 22, 28, 34, …), got {depth!r}")
+    return depth
+
+
 def check_frozen_parts(parts: Iterable[str]) -> tuple[str, ...]:
     parts = tuple(parts)
     bad = [p for p in parts if p not in PARTS]
@@ -84,8 +90,7 @@ class WideResNet(nn.Module):
     def __init__(self, depth: int = 34, widen_factor: int = 10, num_classes: int = 10,
                  activation: str = "relu", beta: float = 10.0, frozen: Iterable[str] = ()):
         super().__init__()
-        if not isinstance(depth, int) or depth < 10 or (depth - 4) % 6:
-            raise ValueError(f"depth must be 6n + 4 with n ≥ 1 (10, 16, 22, 28, 34, …), got {depth!r}")
+        check_wrn_depth(depth)
         if not isinstance(widen_factor, int) or widen_factor < 1:
             raise ValueError(f"widen_factor must be a positive int, got {widen_factor!r}")
         if not isinstance(num_classes, int) or num_classes < 2:
