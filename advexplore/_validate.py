@@ -265,6 +265,7 @@ def check_training_args(model, x, y, lr, steps, callback) -> tuple[float, int, l
     Returns (lr, steps, the trainable parameters)."""
     lr = check_scalar(lr, "lr", strict=True)  # one finite number > 0
     steps = check_positive_int(steps, "steps")
+    check_model(model)
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if not isinstance(x, torch.Tensor) or not isinstance(y, torch.Tensor) or x.shape[0] != y.shape[0]:

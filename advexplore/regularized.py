@@ -120,9 +120,9 @@ def regularized_train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps
     Returns: TrainHistory: train_loss[t] = R_reg before step t, xi = 0.0 (no attack), the
         callback's records and the cost (forward/backward passes, seconds).
     """
+    lr, steps, params = check_training_args(model, x, y, lr, steps, callback)
     check_batch(model, x, y)
     eps = check_scalar(eps, "eps")
-    lr, steps, params = check_training_args(model, x, y, lr, steps, callback)
     if optimizer not in ("adam", "sgd"):
         raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
     opt = (torch.optim.Adam if optimizer == "adam" else torch.optim.SGD)(params, lr=lr)
