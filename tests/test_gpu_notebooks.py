@@ -76,4 +76,10 @@ def test_gap_wrn_notebook(run_notebook):
     assert rows["AT-PGD"]["passes_per_image"] == 3 and rows["gradient-norm regulariser"]["passes_per_image"] == 2
     assert rows["standard"]["passes_per_image"] == 1
     for arm in rows:
-        assert math.isfinite(out["gap"][arm]) and out["regulariser"][arm] >= 0
+        final = out["finals"][arm]
+        # the gap is the PGD-20 test loss minus the clean test loss; accuracies are counts over n images
+        assert out["gap"][arm] == pytest.approx(final["robust_loss"] - final["clean_loss"], abs=1e-9)
+        assert out["regulariser"][arm] == pytest.approx(final["surrogate"]) and final["surrogate"] >= 0
+        for key in ("clean_acc", "robust_acc"):
+            assert final[key] * final["n"] == pytest.approx(round(final[key] * final["n"]), abs=1e-6)
+        assert rows[arm]["std_acc"] == pytest.approx(100 * final["clean_acc"])
