@@ -20,9 +20,8 @@ DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 # Only these may fail to resolve; remove an entry once the name exists.
 PENDING = {"advexplore.exact_max_loss"}
 
-# Notebook cells that still point to DESIGN.md; the notebooks are being edited on another branch.
-# Remove an entry once its notebook cites the paper and docs/theory.md instead.
-DESIGN_PENDING = {"notebooks/06_adversarial_vs_regularized.ipynb"}
+# Files allowed to mention DESIGN.md: none.
+DESIGN_PENDING: set[str] = set()
 
 ARXIV_IDS = ("2008.06631", "2606.21488", "1906.07916", "2011.07478")
 

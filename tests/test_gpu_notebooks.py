@@ -1,19 +1,25 @@
-"""The four GPU notebooks (notebooks/gpu/) executed headless in smoke mode on CPU: a tiny
+"""The GPU notebooks (notebooks/gpu/) executed headless in smoke mode on CPU: a tiny
 self-written CIFAR-format data set, a WRN-10-1, 2-step PGD, a couple of epochs."""
 import math
 import statistics
 
 import pytest
 
-PAPER = {"gpu/table1_l2": {"benchmark": [84.35, 61.76], "LASSO": [86.57, 63.07]},
-         "gpu/table2_linf": {"benchmark": [82.87, 50.34], "LASSO": [84.80, 54.26]}}
+# paper 002, Tables 1 and 2 (§3.2, §4), typed in from the paper: std / adv accuracy (%), and their sd
+PAPER = {"l2": (1, 0.5, {"benchmark": [84.35, 61.76], "LASSO": [86.57, 63.07]},
+                {"benchmark": [0.355, 0.204], "LASSO": [0.214, 0.292]}),
+         "linf": (2, 8 / 255, {"benchmark": [82.87, 50.34], "LASSO": [84.80, 54.26]},
+                  {"benchmark": [0.131, 0.315], "LASSO": [0.282, 0.376]})}
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name,norm,eps,reps", [("gpu/table1_l2", "l2", 0.5, 1), ("gpu/table2_linf", "linf", 8 / 255, 2)])
-def test_table_notebooks_in_smoke_mode(run_notebook, name, norm, eps, reps):
-    out = run_notebook(name, smoke=True, smoke_epochs=2, smoke_reps=reps)
-    assert out["smoke"] and out["paper"] == PAPER[name] and out["reps"] == reps
+@pytest.mark.parametrize("norm,reps", [("l2", 1), ("linf", 2)])
+def test_tables_notebook_in_smoke_mode(run_notebook, norm, reps):
+    """One notebook for both tables: `norm` picks Table 1 (l2, ε = 0.5) or Table 2 (linf, ε = 8/255)."""
+    out = run_notebook("gpu/tables_lasso", norm=norm, smoke=True, smoke_epochs=2, smoke_reps=reps)
+    number, eps, paper, paper_sd = PAPER[norm]
+    assert out["table"] == number and math.isclose(out["eps"], eps)
+    assert out["smoke"] and out["paper"] == paper and out["paper_sd"] == paper_sd and out["reps"] == reps
     assert set(out["rows"]) == {"benchmark", "LASSO"}
     names = {arm: [arm] if reps == 1 else [f"{arm} rep {r}" for r in range(reps)] for arm in out["rows"]}
     assert set(out["runs"]) == {n for ns in names.values() for n in ns}
@@ -43,11 +49,23 @@ def test_fig2_notebook_xi_schedule_and_eps_curves(run_notebook):
     assert out["xi_schedule"]["xi=0 rep 1"] == [0, 0, 0, 0]
     assert out["reps"] == 2 and set(out["summary"]) == {"0", "0.001"}
     for xi in ("0", "0.001"):
+        runs = [f"xi={xi} rep {r}" for r in range(2)]
         eps, mean, sd = out["eps_curves"][f"ξ={xi} PGD"]
         assert eps[0] == 0.0 and len(mean) == len(sd) == len(eps)
         # at ε = 0 the attack is void: the curve starts at the runs' mean clean accuracy
-        clean = [out["rows"][f"xi={xi} rep {r}"]["std_acc"] for r in range(2)]
+        clean = [out["rows"][n]["std_acc"] for n in runs]
         assert mean[0] == pytest.approx(sum(clean) / 2)
+        # the epoch curves: mean and sample sd over the two runs at every epoch, from the raw histories
+        for kind, key in (("clean", "test_clean_acc"), ("PGD", "test_robust_acc")):
+            epochs, mean, sd = out["epoch_curves"][f"ξ={xi} {kind}"]
+            assert epochs == [1, 2, 3, 4]
+            for e in range(4):
+                a, b = (100 * out["histories"][n][e][key] for n in runs)
+                assert mean[e] == pytest.approx((a + b) / 2) and sd[e] == pytest.approx(abs(a - b) / math.sqrt(2))
+        # the final numbers: mean ± sd of the runs' best-checkpoint accuracies (sd of two values = |a − b|/√2)
+        for key in ("std_acc", "adv_acc"):
+            a, b = (out["rows"][n][key] for n in runs)
+            assert out["summary"][xi][key] == pytest.approx([(a + b) / 2, abs(a - b) / math.sqrt(2)])
 
 
 @pytest.mark.slow
@@ -58,4 +76,10 @@ def test_gap_wrn_notebook(run_notebook):
     assert rows["AT-PGD"]["passes_per_image"] == 3 and rows["gradient-norm regulariser"]["passes_per_image"] == 2
     assert rows["standard"]["passes_per_image"] == 1
     for arm in rows:
-        assert math.isfinite(out["gap"][arm]) and out["regulariser"][arm] >= 0
+        final = out["finals"][arm]
+        # the gap is the PGD-20 test loss minus the clean test loss; accuracies are counts over n images
+        assert out["gap"][arm] == pytest.approx(final["robust_loss"] - final["clean_loss"], abs=1e-9)
+        assert out["regulariser"][arm] == pytest.approx(final["surrogate"]) and final["surrogate"] >= 0
+        for key in ("clean_acc", "robust_acc"):
+            assert final[key] * final["n"] == pytest.approx(round(final[key] * final["n"]), abs=1e-6)
+        assert rows[arm]["std_acc"] == pytest.approx(100 * final["clean_acc"])

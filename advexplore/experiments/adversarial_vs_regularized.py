@@ -178,3 +178,41 @@ def compare_training(make_model, x, y, x_test, y_test, *, eps: float, xi: float 
     if progress is not None:
         progress(1.0, "done")
     return runs
+
+
+def linear_mismatch(curves: dict) -> float:
+    """max over the ε grid and Ω ∈ {weight_norm, input_gradient} of |R_PGD(ε) − R_reg,Ω(ε)|.
+    For a linear model max_{‖z‖≤ε} (θᵀ(x+z) − y)² = (|r| + ε‖θ‖_*)² (paper 002, eq. 5/9 before the
+    expectation), so every regularised risk equals the adversarial risk and this is ≈ 0.
+    curves: lists keyed as AdversarialExplorer.curves() (pgd, weight_norm, input_gradient)."""
+    return max(max(abs(a - b) for a, b in zip(curves["pgd"], curves[key])) for key in ("weight_norm", "input_gradient"))
+
+
+def input_gradient_gap(curves: dict) -> list[float]:
+    """|R_reg(ε) − R_PGD(ε)| per ε of the grid, R_reg with the weakly data-dependent Ω = ‖∇ₓf(x)‖_*
+    (the local linearisation): 0 for a linear model, growing with ε for networks (paper 000)."""
+    return [abs(r - a) for r, a in zip(curves["input_gradient"], curves["pgd"])]
+
+
+def pgd_excess_over_exhaustive(curves: dict) -> float | None:
+    """max over ε of R_PGD − R_exhaustive on the exhaustively searched samples (d ≤ 2; None
+    otherwise). PGD is a lower bound on the inner maximum, so this is ≤ 0 up to the search grid."""
+    if curves.get("exhaustive") is None:
+        return None
+    return max(p - e for p, e in zip(curves["pgd_subset"], curves["exhaustive"]))
+
+
+def training_summary(runs: dict) -> dict:
+    """Per run of compare_training: cost (forward + backward passes, wall seconds), test standard
+    and adversarial (PGD, a lower bound) risks, and for the regularised run the RMS distance of
+    its test predictions to the adversarial run's."""
+    return {name: {"passes": r["cost"]["passes"], "seconds": r["cost"]["seconds"],
+                   "test_standard_risk": r["test_standard_risk"],
+                   "test_adversarial_risk": r["test_adversarial_risk"],
+                   "distance_to_adversarial": r.get("distance_to_adversarial")} for name, r in runs.items()}
+
+
+def theta_distance(runs: dict, a: str = "adversarial", b: str = "regularized") -> float:
+    """‖θ_a − θ_b‖₂ between the parameters of two linear runs of compare_training (0 when the
+    regularised objective is the adversarial one and both take the same GD steps)."""
+    return float((runs[a]["theta"] - runs[b]["theta"]).norm())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -188,3 +189,23 @@ def confidence_study(task, config: ConfidenceConfig, progress: bool = True) -> d
                     for e in eps_grid])
     return {"eps": eps_grid, "eps_max": eps_max, "reports": reports, "adversarial_accuracy": adv,
             "config": asdict(config)}
+
+
+def summary_rows(study: dict) -> list[dict]:
+    """One row per net of a confidence_study (trained at ε_k): eps, standard_accuracy,
+    adversarial_accuracy (list over the study's ε grid), mean_confidence = mean_i max_k p_k(x_i),
+    median_logit_margin = median_i (f_y − max_{k≠y} f_k)(x_i), median_distance = median_i of the
+    attack distance to the boundary (+inf beyond eps_max counts as large), lipschitz and
+    uniformity per layer (layerwise_lipschitz). Medians are np.median (the mean of the two middle
+    values for an even count)."""
+    rows = []
+    for k, eps in enumerate(study["eps"]):
+        r = study["reports"][k]
+        rows.append(dict(eps=eps, standard_accuracy=r["standard_accuracy"],
+                         adversarial_accuracy=list(study["adversarial_accuracy"][k]),
+                         mean_confidence=float(np.mean(np.asarray(r["confidence"], dtype=float))),
+                         median_logit_margin=float(np.median(np.asarray(r["logit_margin"], dtype=float))),
+                         median_distance=float(np.median(np.asarray(r["margin"], dtype=float))),
+                         lipschitz=r["lipschitz"]["local"].tolist(),
+                         uniformity=r["lipschitz"]["uniformity"].tolist()))
+    return rows

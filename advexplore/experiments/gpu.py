@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -21,6 +22,36 @@ PAPER_TABLE2 = {"benchmark": (82.87, 50.34), "LASSO": (84.80, 54.26)}   # L∞, 
 # the standard deviations the paper gives beside them (std, adv), over its repeated runs
 PAPER_TABLE1_SD = {"benchmark": (0.355, 0.204), "LASSO": (0.214, 0.292)}
 PAPER_TABLE2_SD = {"benchmark": (0.131, 0.315), "LASSO": (0.282, 0.376)}
+
+
+@dataclass(frozen=True)
+class LassoTable:
+    """One of paper 002's CIFAR-10 LASSO tables (§3.2 and §4): WRN-34-10 adversarially trained
+    with PGD under `norm` at radius `eps`, benchmark vs LASSO λΣ|w| with λ = `lasso`.
+    paper / paper_sd: {arm: (std acc %, adv acc %)}, the reported mean and sd over runs."""
+    number: int
+    norm: str
+    eps: float
+    lasso: float
+    paper: dict
+    paper_sd: dict
+
+    def attack_eps(self, eps: float = 0.0) -> float:
+        """The radius to train and evaluate at: `eps` if it is > 0, else the table's ε."""
+        return float(eps) if eps > 0 else self.eps
+
+
+LASSO_TABLES = {"l2": LassoTable(1, "l2", 0.5, 1e-5, PAPER_TABLE1, PAPER_TABLE1_SD),        # Table 1
+                "linf": LassoTable(2, "linf", 8 / 255, 1e-5, PAPER_TABLE2, PAPER_TABLE2_SD)}  # Table 2
+
+
+def lasso_table(norm: str) -> LassoTable:
+    """Paper 002's Table 1 for norm "l2" (ε = 0.5) or Table 2 for norm "linf" (ε = 8/255):
+    settings and the reported std / adv accuracies (84.35/61.76 → 86.57/63.07 and
+    82.87/50.34 → 84.80/54.26, benchmark → LASSO 1e-5)."""
+    if norm not in LASSO_TABLES:
+        raise ValueError(f"norm must be one of {sorted(LASSO_TABLES)} (Table 1: l2, Table 2: linf), got {norm!r}")
+    return LASSO_TABLES[norm]
 
 # smoke mode: a WRN-10-1 on a few self-written CIFAR-format images, seconds on a laptop CPU
 SMOKE = dict(depth=10, widen_factor=1, steps=2, eval_steps=2, batch_size=16, eval_subset=16,
@@ -135,3 +166,57 @@ def accuracy_vs_eps(config: TrainConfig, eps_grid: list[float], checkpoint: str 
                       generator=gen)
         rows.append({"eps": float(eps), "clean_acc": ev["clean_acc"], "robust_acc": ev["robust_acc"]})
     return rows
+
+
+def history_band(histories: list[list[dict]], key: str, scale: float = 100.0) -> tuple[list, list, list]:
+    """Mean ± sample sd over runs of `key` in the per-epoch histories (epochs without `key`,
+    e.g. not evaluated, are skipped): (epochs, [mean_e], [sd_e]) with
+    mean_e = (1/R) Σ_r scale·h_r[e][key], sd_e = √(Σ_r (scale·h_r[e][key] − mean_e)²/(R − 1))
+    (0 for one run). All runs must record `key` at the same epochs."""
+    epochs = [[h["epoch"] for h in run if key in h] for run in histories]
+    if not histories or any(e != epochs[0] for e in epochs):
+        raise ValueError(f"the runs record {key!r} at different epochs: {epochs}")
+    columns = [[scale * h[key] for h in run if key in h] for run in histories]
+    stats = [mean_std([c[i] for c in columns]) for i in range(len(epochs[0]))]
+    return epochs[0], [m for m, _ in stats], [s for _, s in stats]
+
+
+def xi_label(xi: float) -> str:
+    """The arm name of surrogate strength ξ in the Fig. 2 notebook: "xi=<ξ:g>"."""
+    return f"xi={xi:g}"
+
+
+def fig2_epoch_curves(results: dict[str, dict], xis: list[float], reps: int) -> dict[str, tuple]:
+    """Paper 002 Fig. 2: test clean and PGD accuracy (%) by epoch, mean ± sd over the `reps`
+    runs of each ξ (history_band of test_clean_acc / test_robust_acc).
+    Returns {"ξ=<ξ> clean": (epochs, mean, sd), "ξ=<ξ> PGD": ...}."""
+    curves = {}
+    for kind, key in (("clean", "test_clean_acc"), ("PGD", "test_robust_acc")):
+        for xi in xis:
+            runs = [results[n]["history"] for n in run_names(xi_label(xi), reps)]
+            curves[f"ξ={xi:g} {kind}"] = history_band(runs, key)
+    return curves
+
+
+def eps_band(per_run: list[list[dict]], key: str = "robust_acc", scale: float = 100.0) -> tuple[list, list, list]:
+    """Mean ± sample sd over runs of accuracy_vs_eps rows: (ε grid, [mean_k], [sd_k]) of
+    scale·row[k][key]. All runs must share the ε grid."""
+    grids = [[row["eps"] for row in run] for run in per_run]
+    if not per_run or any(g != grids[0] for g in grids):
+        raise ValueError(f"the runs were attacked at different ε: {grids}")
+    stats = [mean_std([scale * run[k][key] for run in per_run]) for k in range(len(grids[0]))]
+    return grids[0], [m for m, _ in stats], [s for _, s in stats]
+
+
+def fig2_eps_curves(arms: dict[str, TrainConfig], xis: list[float], reps: int, test_eps: list[float]) -> dict:
+    """Accuracy (%) under PGD against the attack level ε, best checkpoints, mean ± sd over the
+    runs of each ξ: {"ξ=<ξ> PGD": (test_eps, mean, sd)} (accuracy_vs_eps, then eps_band)."""
+    return {f"ξ={xi:g} PGD": eps_band([accuracy_vs_eps(arms[n], test_eps) for n in run_names(xi_label(xi), reps)])
+            for xi in xis}
+
+
+def xi_summary(per_xi: dict[str, dict], xis: list[float]) -> dict[str, dict]:
+    """{"<ξ:g>": {"std_acc": (mean, sd), "adv_acc": (mean, sd)}} from arm_summary rows keyed by
+    xi_label(ξ): the final numbers of Fig. 2 (paper: sd 0.458 / 0.321 with ξ = 1e-3)."""
+    return {f"{xi:g}": {k: (per_xi[xi_label(xi)][k], per_xi[xi_label(xi)][k.replace("acc", "sd")])
+                        for k in ("std_acc", "adv_acc")} for xi in xis}

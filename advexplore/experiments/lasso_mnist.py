@@ -88,3 +88,11 @@ def median_by_lambda(results: dict, key: str = "adversarial") -> dict:
     """{λ: [median over repetitions for each n]} of results[key]."""
     return {lam: [float(torch.tensor(results[key][i][j]).median()) for i in range(len(results["n"]))]
             for j, lam in enumerate(results["lambda"])}
+
+
+def paired_gain(results: dict, key: str = "adversarial") -> dict:
+    """{λ: mean over n and repetitions of acc[n][λ][r] − acc[n][λ₀][r]}, λ₀ = the first λ (0):
+    the average gain from the penalty on the SAME training sample and initialisation (pairs
+    share both), e.g. in adversarial test accuracy (Fig. 4 of paper 002)."""
+    acc = torch.tensor(results[key], dtype=torch.float64)  # (n, λ, rep)
+    return {lam: float((acc[:, j] - acc[:, 0]).mean()) for j, lam in enumerate(results["lambda"])}

@@ -115,3 +115,12 @@ def high_dim_interpolation(*, n: int = 20, d: int = 200, s: int = 10, eps: float
         out["test_pgd"].append(test_p)
         out["stop_step"].append(stop)
     return out
+
+
+def final_risks_over_v2(hd: dict) -> dict:
+    """For a high_dim_interpolation result: the last checkpoint's value averaged over the
+    repetitions and divided by v², (1/R) Σ_r curve_r[−1] / v², for "train" (surrogate
+    adversarial training loss, → 0 by Thm 6/7), "test_surrogate" and "test_pgd" (adversarial
+    test risk, → 1: no better than θ = 0)."""
+    return {key: sum(run[-1] for run in hd[key]) / len(hd[key]) / hd["v2"]
+            for key in ("train", "test_surrogate", "test_pgd")}

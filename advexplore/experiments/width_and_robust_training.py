@@ -1,6 +1,7 @@
-"""Robust training loss vs width (paper 001, Zhang et al.: over-parameterised adversarial
-training converges to a robust net; robust interpolation needs more width than standard
-interpolation). Used by notebooks/08_width_and_robust_training.
+"""Robust training loss vs width (paper 001: Gao, Cai, Li, Wang, Hsieh & Lee, Convergence of
+Adversarial Training in Overparametrized Neural Networks, NeurIPS 2019, arXiv:1906.07916:
+over-parameterised adversarial training converges to a robust net; robust interpolation needs
+more width than standard interpolation). Used by notebooks/08_width_and_robust_training.
 
 A one-hidden-layer network MLP(d, width, 1) is trained by Algorithm 1 with a PGD inner loop
 (ε = 0: standard training) on a small noisy sample of eq. 4, and its robust TRAINING loss
@@ -32,7 +33,8 @@ def robust_training_loss(model, x, y, eps: float, generator=None) -> float:
 def width_run(width: int, eps: float, *, n: int = 40, d: int = 5, activation: str = "relu",
               lr: float = 0.05, steps: int = 1500, attack_steps: int = 5, seed: int = 0) -> dict:
     """Train MLP(d, width, depth=1) by adversarial_train (PGD attack; ε = 0: standard) and report
-    the final robust training loss (PGD lower bound) and the certified upper bound."""
+    the final robust training loss (PGD lower bound) and the certified upper bound; also the
+    training data x, y and the trained weights (state) for checks that recompute them."""
     from ..training import adversarial_train  # issue 4's Algorithm 1
 
     gen = torch.Generator().manual_seed(seed)
@@ -44,22 +46,31 @@ def width_run(width: int, eps: float, *, n: int = 40, d: int = 5, activation: st
     return {"width": width, "eps": eps,
             "robust_train_loss": robust_training_loss(model, x, y, eps, gen),
             "certified_upper": certified_max_loss(model, x, y, eps).mean().item(),
-            "variance_of_y": y.var().item()}
+            "variance_of_y": y.var().item(), "x": x, "y": y, "state": model.state_dict()}
 
 
 def width_sweep(widths, eps_values, progress=None, **kwargs) -> dict:
-    """width_run for every width × ε; {"loss": {ε: [per width]}, "upper": {...}, "widths", "eps_values"}."""
-    loss, upper = {}, {}
+    """width_run for every width × ε; {"loss": {ε: [per width]}, "upper": {...}, "states": {ε: [state
+    per width]}, "widths", "eps_values", "variance_of_y", "x", "y"} (every run trains on the same x, y)."""
+    loss, upper, states = {}, {}, {}
     for eps in eps_values:
-        loss[eps], upper[eps] = [], []
+        loss[eps], upper[eps], states[eps] = [], [], []
         for width in widths:
             run = width_run(width, eps, **kwargs)
             loss[eps].append(run["robust_train_loss"])
             upper[eps].append(run["certified_upper"])
+            states[eps].append(run["state"])
             if progress is not None:
                 progress.update(1)
-    return {"loss": loss, "upper": upper, "widths": list(widths), "eps_values": list(eps_values),
-            "variance_of_y": run["variance_of_y"]}
+    return {"loss": loss, "upper": upper, "states": states, "widths": list(widths), "eps_values": list(eps_values),
+            "variance_of_y": run["variance_of_y"], "x": run["x"], "y": run["y"]}
+
+
+def interpolation_threshold(sweep: dict, fraction: float = 0.05) -> float:
+    """The loss below which a net counts as interpolating: fraction · Var(y), Var(y) the sample
+    variance (1/(n − 1)) Σ (y_i − ȳ)² of the training targets (width_run's variance_of_y; about
+    the loss of the best constant predictor)."""
+    return float(fraction) * sweep["variance_of_y"]
 
 
 def interpolation_width(widths, losses, threshold: float):

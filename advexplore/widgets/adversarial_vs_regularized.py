@@ -100,6 +100,12 @@ class AdversarialExplorer:
         out["eps"] = self.eps_grid.tolist()
         return out
 
+    def fitted(self):
+        """(model, x, y) of the current setting: the standard-fitted model every curve describes and
+        its training data (e.g. for a check that recomputes the curves independently)."""
+        entry = self._entry()
+        return entry["model"], entry["x"], entry["y"]
+
     def current(self) -> dict:
         """The numbers at the current ε for the current model (floats), e.g. for the notebook's asserts."""
         entry, i = self._entry(), self.eps_index
