@@ -11,6 +11,7 @@ import pytest
 from advexplore.app import cli
 
 DATA = Path(__file__).resolve().parent / "data"
+ROOT = DATA.parents[1]
 TINY = DATA / "tiny_params.ipynb"
 
 
@@ -230,3 +231,39 @@ def test_a_failing_run_reports_the_kernels_exception(tmp_path):
     assert record["status"] == "failed"
     assert record["error"] == "TypeError: unsupported operand type(s) for +: 'int' and 'str'"
     assert cli.summary_rows([{**record, "parameters": {"ns": [1, "x"]}}])[0]["error"] == record["error"]
+
+
+def test_list_values_show_their_syntax(capsys):
+    """`-p ns 30,100` is refused with the way a list is written; `advexplore list` shows it too."""
+    with pytest.raises(SystemExit):
+        cli.main(["--dir", str(DATA), "run", "tiny_params", "-p", "ns", "30,100"])
+    assert '-p ns "[30, 100]"' in capsys.readouterr().err
+    cli.main(["--dir", str(DATA), "list"])
+    assert any(line.strip().startswith("ns: list") and '-p ns "[30, 100]"' in line
+               for line in capsys.readouterr().out.splitlines())
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("value,message", [
+    (2.5, "parameter 'd' of 01_linear_adversarial_risk expects type int, got 2.5 (float)"),
+    (0, "parameter 'd' of 01_linear_adversarial_risk must be an integer >= 1, got 0"),
+])
+def test_plain_papermill_gets_the_same_parameter_errors(tmp_path, value, message):
+    """Every notebook checks its parameters right after papermill's injected cell, so a user who
+    runs papermill directly is refused as `advexplore run` would refuse (before any computing)."""
+    import papermill as pm
+
+    notebook = ROOT / "notebooks" / "01_linear_adversarial_risk.ipynb"
+    with pytest.raises(pm.PapermillExecutionError) as info:
+        pm.execute_notebook(str(notebook), str(tmp_path / "out.ipynb"), kernel_name="python3", progress_bar=False,
+                            parameters={"interactive": False, "d": value}, cwd=str(notebook.parent))
+    assert info.value.ename == "ParameterError" and message in info.value.evalue
+
+
+def test_every_notebook_checks_its_parameters_after_the_parameters_cell():
+    import json
+
+    for nb_path in sorted((ROOT / "notebooks").rglob("*.ipynb")):
+        cells = json.loads(nb_path.read_text())["cells"]
+        i = next(k for k, c in enumerate(cells) if "parameters" in c.get("metadata", {}).get("tags", []))
+        assert f'check_parameters(globals(), "{nb_path.stem}")' in "".join(cells[i + 1]["source"]), nb_path

@@ -18,7 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .params import (RESERVED, ParameterError, check_range, list_notebooks, notebook_parameters, parse_grid,
+from .params import (RESERVED, ParameterError, check_range, list_notebooks, list_syntax, notebook_parameters, parse_grid,
                      parse_value, resolve_notebook, validate_parameters)
 from .run_notebooks import NOTEBOOK_DIR, run_one, timestamp
 from .sweep import format_table, summary_rows, sweep, write_summary
@@ -35,6 +35,8 @@ def cmd_list(args) -> int:
             if name in RESERVED:
                 continue
             note = f"  # {p['help']}" if p["help"] else ""
+            if p["type"] in ("list", "tuple"):
+                note += f"  [{list_syntax(name)}]"
             print(f"    {name}: {p['type']} = {p['default']}{note}")
     return 0
 

@@ -48,7 +48,7 @@ NOTEBOOK_RANGES = {
     "10_": {"depth": COUNT},  # hidden layers of the classifier (notebook 06 allows 0: the linear model)
     **{stem: {"depth": (lambda v: isinstance(v, int) and v >= 10 and (v - 4) % 6 == 0,
                         "6n + 4 with n >= 1 (10, 16, 22, 28, 34)")}
-       for stem in ("fig2_", "gap_wrn", "table1_", "table2_")},  # notebooks/gpu: WideResNet depth
+       for stem in ("fig2_", "gap_wrn", "tables_lasso")},  # notebooks/gpu: WideResNet depth
 }
 
 
@@ -102,9 +102,16 @@ def notebook_parameters(notebook: Path) -> dict[str, dict]:
             for name, p in spec.items()}
 
 
+def list_syntax(name: str) -> str:
+    """How a list value is written on the command line (shown in errors and `advexplore list`)."""
+    return f'a Python list: -p {name} "[30, 100]"; in a sweep: --grid "{name}=[30,100];[300]"'
+
+
 def parse_value(name: str, text: str, type_name: str):
     """Parse a command-line string with the notebook's declared type; ParameterError if not."""
     def fail(why: str = ""):
+        if not why and type_name in ("list", "tuple"):
+            why = f" ({list_syntax(name)})"
         raise ParameterError(f"parameter {name!r} expects type {type_name}, got {text!r}{why}")
 
     t = (type_name or "").strip()
@@ -162,3 +169,33 @@ def parse_grid(items: list[str]) -> dict[str, list[str]]:
         split = values.split(";") if values.lstrip().startswith("[") else values.split(",")
         grid[key.strip()] = [v.strip() for v in split]
     return grid
+
+
+_TYPE_TESTS = {
+    int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+    float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    bool: lambda v: isinstance(v, bool),
+    str: lambda v: isinstance(v, str),
+    list: lambda v: isinstance(v, list),
+    dict: lambda v: isinstance(v, dict),
+}
+
+
+def check_parameters(namespace: dict, notebook: str) -> None:
+    """The check a notebook runs right after its parameters cell (and papermill's injected one),
+    so plain papermill refuses what `advexplore run` refuses: every parameter annotated in the
+    parameters cell (`d: int = 10` puts int in the kernel's __annotations__; papermill's injected
+    assignments carry none) must have its declared type and lie in its RANGES.
+
+        check_parameters(globals(), "01_linear_adversarial_risk")
+
+    Raises ParameterError naming the parameter, the expected type or range and the value."""
+    for name, kind in dict(namespace.get("__annotations__", {})).items():
+        if name not in namespace:
+            continue
+        value, test = namespace[name], _TYPE_TESTS.get(kind)
+        if test is not None and not test(value):
+            hint = f" ({list_syntax(name)})" if kind is list else ""
+            raise ParameterError(f"parameter {name!r} of {notebook} expects type {kind.__name__}, got "
+                                 f"{value!r} ({type(value).__name__}){hint}")
+        check_range(Path(notebook), name, value)
