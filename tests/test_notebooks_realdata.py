@@ -62,7 +62,9 @@ def test_10_confidence_and_margins(run_notebook):
     assert r["rows"][0]["standard_accuracy"] > 0.7
     for row in r["rows"]:
         key = f"{row['eps']:.1f}"
-        conf, logit, dist = (np.array(r[k][key], float) for k in ("confidence", "logit_margin", "boundary_distance"))
+        # strict JSON: a distance beyond eps_max (inf in the library) is saved as null
+        conf, logit, dist = (np.array([np.inf if v is None else v for v in r[k][key]], float)
+                             for k in ("confidence", "logit_margin", "boundary_distance"))
         assert conf.shape == logit.shape == dist.shape == (100,)
         # the summary row from the per-sample numbers, by hand
         assert row["mean_confidence"] == pytest.approx(conf.mean(), rel=1e-6)
