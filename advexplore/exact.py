@@ -171,7 +171,7 @@ def exact_max_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, norm
     Args:
         x: (n, d); y: (n,); eps: a number or (n,) per-sample radii; norm: "l2" | "linf".
         method: "milp" (L∞ any d; also L2 for d = 1, where the ball is the box) or "regions"
-            (d ≤ 2, L2 or L∞). Default: "milp" for L∞ and d = 1, "regions" for L2.
+            (d ≤ 2, L2 or L∞). Default: "regions" for d ≤ 2 (much faster there), else "milp".
         max_unstable: refuse (ValueError) a sample with more unstable ReLUs than this (MILP
             time grows exponentially with them); None: no limit.
         max_regions: refuse when the ball cuts the net into more linear pieces than this.
@@ -180,15 +180,15 @@ def exact_max_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, norm
             second direction is skipped when its certified bound cannot win), "unstable": (n,)
             binaries (MILP) or "pieces": (n,) linear pieces searched (regions), "delta": (n, d)
             a maximiser, "method": str}.
-    Returns: (n,) tensor in x's dtype [, info]. The value is f's loss at `delta` (attained);
-        the MILP stops within a relative gap of 1e-9 of the optimum.
+    Returns: (n,) tensor in x's dtype [, info]. The value is the loss at `delta` (attained);
+        the MILP stops within HiGHS's optimality gap of max f (1e-9 relative, 1e-6 absolute).
     Raises ValueError for L2 with d > 2 (the ball is not polyhedral), naming the alternatives.
     Example:
         >>> exact_max_loss(MLP(2, 16, 2), x, y, 0.3, norm="l2")
     """
     norm, d = check_norm(norm), x.shape[-1]
     if method is None:
-        method = "milp" if norm == "linf" or d == 1 else "regions"
+        method = "regions" if d <= 2 else "milp"
     if method not in ("milp", "regions"):
         raise ValueError(f"method must be 'milp' or 'regions', got {method!r}")
     if norm == "l2" and d > 2:

@@ -66,8 +66,9 @@ def test_exact_2d_against_a_dense_grid(seed, width, depth, norm, one_thread):
     assert (grid <= value + 1e-10).all()  # no grid point beats the maximum ...
     assert ((value - grid) / value.clamp_min(1e-2)).max() < 5e-3  # ... and the grid comes close
     if norm == "linf":  # two independent exact methods agree
-        regions = exact_max_loss(net, x, y, eps, norm, method="regions")
-        torch.testing.assert_close(regions, value, rtol=1e-7, atol=1e-10)
+        milp, info = exact_max_loss(net, x, y, eps, norm, method="milp", return_info=True)
+        torch.testing.assert_close(milp, value, rtol=1e-7, atol=1e-10)
+        assert_attained(net, x, y, eps, norm, milp, info["delta"])
 
 
 @pytest.mark.parametrize("seed,width,depth", [(6, 6, 1), (7, 10, 2)])
@@ -167,7 +168,7 @@ def test_refusals_name_the_limit_and_the_alternatives():
     with pytest.raises(ValueError, match=r"d ≤ 2.*pgd_attack.*certified_max_loss.*linf"):
         exact_max_loss(random_net(12, 8, 1, d=3), x3, y, 0.1, "l2")
     with pytest.raises(ValueError, match=r"sample \d+ has \d+ unstable ReLUs.*max_unstable=2"):
-        exact_max_loss(net, x, y, 1.0, "linf", max_unstable=2)
+        exact_max_loss(net, x, y, 1.0, "linf", method="milp", max_unstable=2)
     with pytest.raises(ValueError, match="method"):
         exact_max_loss(net, x, y, 0.1, "l2", method="grid")
     with pytest.raises(ValueError, match="method='regions' needs d ≤ 2"):
@@ -194,3 +195,22 @@ def test_certified_eps_grid_matches_one_call_per_eps():
         assert both.shape == (2, 4)
         for k in range(2):
             torch.testing.assert_close(both[k], certified_max_loss(net, x, y, grid[k].item(), "l2", method=method))
+
+
+def test_bracket_helper_for_the_explorer():
+    from advexplore.experiments.adversarial_vs_regularized import BRACKET, bracket_max_loss
+
+    net, (x, y) = random_net(14, 10, 2), batch(14, n=8)
+    out = bracket_max_loss(net, x, y, 0.4, "linf", pgd_steps=10, generator=torch.Generator().manual_seed(0))
+    assert set(out["loss"]) == set(out["seconds"]) == set(out["ratio"]) == set(BRACKET)
+    assert out["ratio"]["exact"] == 1.0 and out["ratio"]["pgd"] <= 1.0
+    assert all(out["ratio"][name] >= 1.0 for name in ("lp", "crown", "ibp", "weight_norm"))
+    torch.testing.assert_close(out["loss"]["exact"], exact_max_loss(net, x, y, 0.4, "linf"))
+    high = bracket_max_loss(random_net(14, 10, 1, d=3), torch.randn(4, 3, dtype=torch.float64), y[:4], 0.2, "l2",
+                            which=("pgd", "exact", "crown"))
+    assert set(high["loss"]) == {"pgd", "crown"} and high["ratio"] == {}  # no exact L2 value for d > 2
+    assert "pgd_attack" in high["skipped"]["exact"]
+    smooth = bracket_max_loss(MLP(2, 4, 1, activation="tanh").double(), x, y, 0.1, which=("pgd", "ibp"))
+    assert set(smooth["loss"]) == {"pgd"} and "ReLU" in smooth["skipped"]["ibp"]
+    with pytest.raises(ValueError, match="which"):
+        bracket_max_loss(net, x, y, 0.4, which=("pgd", "milp"))
