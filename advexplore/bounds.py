@@ -52,6 +52,7 @@ def certified_max_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, 
                          f"advexplore.exact.lp_max_loss), got {method!r}")
     eps_t = check_nonnegative(eps, "eps", dtype=x.dtype, device=x.device)
     if method != "weight_norm":
+        _check_batch(x, y, 0.0)
         rows = [interval_max_loss(model, x, y, e, norm, method) for e in eps_t.reshape(-1)]
         return torch.stack(rows).reshape(*eps_t.shape, x.shape[0])
     with torch.no_grad():

@@ -33,7 +33,7 @@ from .attacks import _check_batch
 from .bounds import preactivation_bounds
 from .models.piecewise_linear import affine_layers, extreme_points_2d, forward
 
-MAX_UNSTABLE = 120  # default refusal threshold of the MILP (unstable ReLUs per sample)
+MAX_UNSTABLE = 60  # default refusal threshold of the MILP (unstable ReLUs per sample; ~1 s at 40)
 MAX_REGIONS = 200_000  # default refusal threshold of the region enumeration (pieces per sample)
 ALTERNATIVES = ("pgd_attack (a lower bound), certified_max_loss(method='crown'|'ibp') or "
                 "advexplore.exact.lp_max_loss (upper bounds), or norm='linf' (exact MILP in any d)")
@@ -89,10 +89,25 @@ def _solve(program, layers, sign: float, time_limit: float, cuts=()):
     return res, optimum
 
 
+def _gradient(layers, z: np.ndarray) -> np.ndarray:
+    """∇f(z) (d,) of the ReLU net (a one-sided derivative on kinks)."""
+    jacobian = np.eye(len(z))
+    for w, b in layers[:-1]:
+        pre = w @ z + b
+        jacobian, z = (w @ jacobian) * (pre > 0)[:, None], np.maximum(pre, 0.0)
+    return (layers[-1][0] @ jacobian)[0]
+
+
 def _extreme(program, layers, sign, centre, eps, time_limit, relax, norm):
     """(f, z) at the max (sign = 1) or min (−1) of f: MILP -> f evaluated at the solver's z
-    (clipped into the box); LP -> the relaxation's optimum, z None (L2: with tangent cuts)."""
+    (clipped into the box); LP -> the relaxation's optimum, z None (L2: with tangent cuts,
+    the first one where the clean gradient ±∇f(x) meets the sphere, which is where f's
+    linearisation peaks, so that few cuts follow)."""
     cuts = []
+    if relax and norm == "l2":
+        g = _gradient(layers, centre) * sign
+        if np.linalg.norm(g) > 0:
+            cuts.append((g / np.linalg.norm(g), eps + g @ centre / np.linalg.norm(g)))
     for _ in range(200 if (relax and norm == "l2") else 1):
         res, optimum = _solve(program, layers, sign, time_limit, cuts)
         if res.status != 0:
@@ -149,8 +164,9 @@ def _programs(model, x, y, eps, norm, integral, max_unstable):
     if max_unstable is not None and unstable.max() > max_unstable:
         i = int(unstable.argmax())
         raise ValueError(f"sample {i} has {int(unstable[i])} unstable ReLUs at eps={eps_n[i].item():g} "
-                         f"(max_unstable={max_unstable}): the MILP may take exponential time. Use a "
-                         f"smaller net or eps, raise max_unstable, or use {ALTERNATIVES}")
+                         f"(max_unstable={max_unstable}): the MILP may take exponential time. Use "
+                         f"method='regions' (d ≤ 2), a smaller net or eps, raise max_unstable, or use "
+                         f"{ALTERNATIVES}")
     layers = [(w.numpy(), b.numpy()) for w, b in layers_t]
     f0 = forward(layers, x64.numpy())
     for i in range(len(x64)):
