@@ -36,7 +36,7 @@ from .models.piecewise_linear import affine_layers, extreme_points_2d, forward
 MAX_UNSTABLE = 60  # default refusal threshold of the MILP (unstable ReLUs per sample; ~1 s at 40)
 MAX_REGIONS = 200_000  # default refusal threshold of the region enumeration (pieces per sample)
 ALTERNATIVES = ("pgd_attack (a lower bound), certified_max_loss(method='crown'|'ibp') or "
-                "advexplore.exact.lp_max_loss (upper bounds), or norm='linf' (exact MILP in any d)")
+                "advexplore.exact.lp_max_loss (upper bounds)")
 
 
 def _program(layers, intervals, z_low, z_high, integral: bool):
@@ -209,7 +209,7 @@ def exact_max_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, norm
         raise ValueError(f"method must be 'milp' or 'regions', got {method!r}")
     if norm == "l2" and d > 2:
         raise ValueError(f"the exact L2 maximum is available for inputs of dimension d ≤ 2 only "
-                         f"(got d={d}); use {ALTERNATIVES}")
+                         f"(got d={d}); use {ALTERNATIVES}, or norm='linf' (exact MILP in any d)")
     if method == "milp" and norm == "l2" and d > 1:
         raise ValueError("method='milp' is exact for norm='linf' (and d = 1); use method='regions' for L2")
     if method == "regions" and d > 2:
