@@ -14,6 +14,7 @@ from .linear_risk import (
 )
 from .robust_optimum import robust_optimum, robust_threshold
 from .bounds import certified_max_loss, exhaustive_attack_2d, lipschitz_upper_bound
+from .exact import exact_max_loss
 from .models import MLP, TwoLayerNet
 from .pgd import pgd_attack
 from .regularized import adversarial_gap, regularized_risk, regularized_train
@@ -40,6 +41,7 @@ __all__ = [
     "adversarial_risk",
     "dimensional_effect",
     "dual_norm",
+    "exact_max_loss",
     "gaussian_data",
     "input_gradient",
     "residual_scale",

@@ -9,14 +9,17 @@ No plotting here: advexplore.plots.adversarial_vs_regularized draws, advexplore.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 
+from .._validate import check_nonnegative, check_norm
 from ..attacks import attacked_loss, input_gradient, squared_loss, surrogate_factor
-from ..bounds import exhaustive_max_loss
+from ..bounds import certified_max_loss, exhaustive_max_loss
 from ..data import gaussian_data
+from ..exact import exact_max_loss, lp_max_loss
 from ..models import MLP, linear_model
 from ..pgd import pgd_attack
 from ..regularized import regularized_risk, regularized_train
@@ -216,3 +219,49 @@ def theta_distance(runs: dict, a: str = "adversarial", b: str = "regularized") -
     """‖θ_a − θ_b‖₂ between the parameters of two linear runs of compare_training (0 when the
     regularised objective is the adversarial one and both take the same GD steps)."""
     return float((runs[a]["theta"] - runs[b]["theta"]).norm())
+
+
+BRACKET = ("pgd", "exact", "lp", "crown", "ibp", "weight_norm")  # lower bound, exact, upper bounds
+
+
+def bracket_max_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, norm: str = "l2",
+                     which=BRACKET, pgd_steps: int = 20, pgd_restarts: int = 3,
+                     generator: torch.Generator | None = None) -> dict:
+    """The inner maximum max_{‖δ‖≤ε} (f(x_i + δ) − y_i)² bracketed, per sample: PGD (LOWER
+    bound), exact (advexplore.exact.exact_max_loss; ReLU nets, L∞ any d, L2 d ≤ 2), and the
+    certified UPPER bounds lp (advexplore.exact.lp_max_loss), crown, ibp, weight_norm
+    (advexplore.bounds.certified_max_loss). For notebook 06's explorer.
+
+    Returns {"loss": {name: (n,)}, "seconds": {name: wall time}, "ratio": {name: mean loss /
+    mean exact loss, i.e. the risk's ratio to the exact adversarial risk}, "skipped": {name:
+    why}} ("ratio" empty without the exact value: L2 with d > 2, a net exact_max_loss refuses
+    (too many linear pieces or unstable ReLUs, or not a ReLU net), or "exact" not in `which`)."""
+    unknown = [name for name in which if name not in BRACKET]
+    if unknown:
+        raise ValueError(f"which must be among {BRACKET}, got {unknown}")
+    norm, eps = check_norm(norm), float(check_nonnegative(eps, "eps"))  # bad input raises here,
+    if x.dim() != 2 or y.shape != (x.shape[0],):  # so a ValueError below is a method's refusal
+        raise ValueError(f"x must be (n, d) and y (n,), got {tuple(x.shape)} and {tuple(y.shape)}")
+    compute = {
+        "pgd": lambda: squared_loss(model(x + pgd_attack(model, x, y, eps, norm=norm, steps=pgd_steps,
+                                                          restarts=pgd_restarts, generator=generator)), y),
+        "exact": lambda: exact_max_loss(model, x, y, eps, norm),
+        "lp": lambda: lp_max_loss(model, x, y, eps, norm),
+        **{m: (lambda m=m: certified_max_loss(model, x, y, eps, norm, method=m))
+           for m in ("crown", "ibp", "weight_norm")},
+    }
+    out = {"loss": {}, "seconds": {}, "ratio": {}, "skipped": {}}
+    for name in which:
+        start = time.perf_counter()
+        try:
+            out["loss"][name] = compute[name]().detach()
+        except (ValueError, TypeError) as refusal:  # exact/IBP/CROWN/LP say why they cannot run
+            if name in ("pgd", "weight_norm"):
+                raise
+            out["skipped"][name] = str(refusal)
+            continue
+        out["seconds"][name] = time.perf_counter() - start
+    exact = out["loss"]["exact"].mean().item() if "exact" in out["loss"] else 0.0
+    if exact > 0:
+        out["ratio"] = {name: value.mean().item() / exact for name, value in out["loss"].items()}
+    return out
