@@ -6,7 +6,7 @@ at page widths 1000 and 1400 px and at the PNG export's size (kaleido: the layou
 Text elements are the title, the subplot titles and other annotations, the axis titles, every
 tick label, the colour bar's title and labels, and the legend's box as a whole. Two of them
 overlap when their bounding boxes share more than 1 px in both directions; empty or hidden
-text is ignored.
+text is ignored. No text may stick out of the figure either (cut off; 3 px tolerance).
 
 Skipped only when there is no browser (/usr/bin/chromium) or no Playwright, like test_browser.
 """
@@ -22,6 +22,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-c
 PAGE_WIDTHS = (1000, 1400)
 PNG_WIDTH = 700  # kaleido's default width when a figure's layout sets none (export_figure)
 TOLERANCE_PX = 1.0
+LOCAL = ("file:", "data:", "blob:", "about:")
+EDGE_TOLERANCE_PX = 3.0  # a title pushed to the figure's top edge may touch it (its glyph box's ascent)
 
 # Small parameters (the notebooks' own assertions still hold): the figures' layout, not the
 # science, is under test here. Keyed by the notebook's number.
@@ -82,7 +84,8 @@ TEXT_BOXES_JS = """() => {
       }
     }
     const title = (plot.layout && plot.layout.title && plot.layout.title.text) || '';
-    return {index, title: String(title).slice(0, 60), items};
+    const r = plot.querySelector('.main-svg').getBoundingClientRect();
+    return {index, title: String(title).slice(0, 60), items, frame: [r.left, r.top, r.right, r.bottom]};
   });
 }"""
 
@@ -108,6 +111,13 @@ def overlaps(items: list[dict], tolerance: float = TOLERANCE_PX) -> list[tuple[d
             if dx > tolerance and dy > tolerance:
                 found.append((a, b, dx, dy))
     return found
+
+
+def outside(items: list[dict], frame: list[float], tolerance: float = EDGE_TOLERANCE_PX) -> list[dict]:
+    """Items that stick out of the figure (cut off where the figure ends)."""
+    left, top, right, bottom = frame
+    return [a for a in items if a["box"][0] < left - tolerance or a["box"][1] < top - tolerance
+            or a["box"][2] > right + tolerance or a["box"][3] > bottom + tolerance]
 
 
 def test_overlap_finds_crossing_boxes_only():
@@ -146,9 +156,10 @@ def text_problems(pages: dict[str, Path]) -> tuple[list[str], int]:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": PAGE_WIDTHS[0], "height": 900})
-            # the page itself only: a CDN request would hang or fail offline (and is tested elsewhere)
-            page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "data:", "blob:"))
-                       else route.abort())
+            # the page itself only: the export must work offline (test_offline_html), so any other
+            # request is a problem, and is refused rather than left to hang
+            page.on("request", lambda r: r.url.startswith(LOCAL) or problems.append(f"{page.url}: requested {r.url}"))
+            page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(LOCAL) else route.abort())
             for width in PAGE_WIDTHS:
                 page.set_viewport_size({"width": width, "height": 900})
                 for notebook, html in pages.items():
@@ -162,6 +173,9 @@ def text_problems(pages: dict[str, Path]) -> tuple[list[str], int]:
                         figures_seen += len(figures)
                         for figure in figures:
                             problems += [_describe(notebook, view, figure, pair) for pair in overlaps(figure["items"])]
+                            problems += [f"{notebook} [{view}] figure {figure['index']} ({figure['title']!r}): "
+                                         f"{a['kind']} {a['text']!r} is cut off at the figure's edge"
+                                         for a in outside(figure["items"], figure["frame"])]
         finally:
             browser.close()
     return problems, figures_seen
