@@ -92,6 +92,12 @@ TEXT_BOXES_JS = """() => {
 PLOTS_DRAWN_JS = """() => { const plots = document.querySelectorAll('.js-plotly-plot');
   return plots.length > 0 && Array.from(plots).every(p => p._fullLayout && p.querySelector('.main-svg')); }"""
 
+# Every figure laid out at its container's current width (after a viewport change).
+PLOTS_FIT_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).every(
+  p => p._fullLayout && Math.abs(p._fullLayout.width - p.getBoundingClientRect().width) <= 1)"""
+
+NEXT_FRAMES_JS = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
+
 # The PNG export: the same figure at kaleido's size (layout height, PNG_WIDTH wide).
 AS_PNG_JS = """async (width) => {
   for (const plot of document.querySelectorAll('.js-plotly-plot')) {
@@ -160,22 +166,25 @@ def text_problems(pages: dict[str, Path]) -> tuple[list[str], int]:
             # request is a problem, and is refused rather than left to hang
             page.on("request", lambda r: r.url.startswith(LOCAL) or problems.append(f"{page.url}: requested {r.url}"))
             page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(LOCAL) else route.abort())
-            for width in PAGE_WIDTHS:
-                page.set_viewport_size({"width": width, "height": 900})
-                for notebook, html in pages.items():
-                    page.goto(Path(html).as_uri(), wait_until="load")
-                    page.wait_for_function(PLOTS_DRAWN_JS, timeout=60_000)
-                    views = [(f"page {width} px", page.evaluate(TEXT_BOXES_JS))]
-                    if width == PAGE_WIDTHS[0]:
-                        page.evaluate(AS_PNG_JS, PNG_WIDTH)
-                        views.append((f"PNG export, {PNG_WIDTH} px wide", page.evaluate(TEXT_BOXES_JS)))
-                    for view, figures in views:
-                        figures_seen += len(figures)
-                        for figure in figures:
-                            problems += [_describe(notebook, view, figure, pair) for pair in overlaps(figure["items"])]
-                            problems += [f"{notebook} [{view}] figure {figure['index']} ({figure['title']!r}): "
-                                         f"{a['kind']} {a['text']!r} is cut off at the figure's edge"
-                                         for a in outside(figure["items"], figure["frame"])]
+            for notebook, html in pages.items():
+                views = []
+                for n, width in enumerate(sorted(PAGE_WIDTHS, reverse=True)):  # one load, then narrower
+                    page.set_viewport_size({"width": width, "height": 900})
+                    if n == 0:
+                        page.goto(Path(html).as_uri(), wait_until="load")
+                        page.wait_for_function(PLOTS_DRAWN_JS, timeout=60_000)
+                    page.wait_for_function(PLOTS_FIT_JS, timeout=30_000)  # plotly's responsive resize
+                    page.evaluate(NEXT_FRAMES_JS)
+                    views.append((f"page {width} px", page.evaluate(TEXT_BOXES_JS)))
+                page.evaluate(AS_PNG_JS, PNG_WIDTH)
+                views.append((f"PNG export, {PNG_WIDTH} px wide", page.evaluate(TEXT_BOXES_JS)))
+                for view, figures in views:
+                    figures_seen += len(figures)
+                    for figure in figures:
+                        problems += [_describe(notebook, view, figure, pair) for pair in overlaps(figure["items"])]
+                        problems += [f"{notebook} [{view}] figure {figure['index']} ({figure['title']!r}): "
+                                     f"{a['kind']} {a['text']!r} is cut off at the figure's edge"
+                                     for a in outside(figure["items"], figure["frame"])]
         finally:
             browser.close()
     return problems, figures_seen
