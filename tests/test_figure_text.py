@@ -16,9 +16,6 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--disable-gpu"]
 PAGE_WIDTHS = (1000, 1400)
 PNG_WIDTH = 700  # kaleido's default width when a figure's layout sets none (export_figure)
 TOLERANCE_PX = 1.0
@@ -43,14 +40,8 @@ SMALL = {
            "lipschitz_samples": 16, "eval_steps": 10},
 }
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(),
-                       reason="no browser: /usr/bin/chromium is absent (apt-get install chromium; .ci/run does it)"),
-]
-sync_api = pytest.importorskip("playwright.sync_api",
-                               reason="Playwright is not installed (pip install -e .[browser])")
+# the same browser, marks and skips as the JupyterLab/Voilà tests (skips here too without them)
+from test_browser import CHROMIUM, CHROMIUM_ARGS, pytestmark, sync_api  # noqa: E402, F401
 
 # For every .js-plotly-plot: its text elements as {kind, text, box}. Tick labels are taken
 # one by one; the legend only as its box (plotly lays its entries out itself).

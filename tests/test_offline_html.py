@@ -15,7 +15,6 @@ from advexplore.app.run_notebooks import export_html
 from advexplore.plots.export import PLOTLY_MIME
 from advexplore.plots.mathml import protect_math, restore_math
 
-CHROMIUM = Path("/usr/bin/chromium")
 MARKDOWN = r"""# Adversarial risk $R_L(\theta, \varepsilon)$
 
 For the linear model the inner maximum is explicit:
@@ -63,14 +62,15 @@ def test_export_has_no_cdn_script_and_no_widget_state(tmp_path):
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="no browser: /usr/bin/chromium is absent")
 def test_exported_page_requests_nothing_from_other_hosts_and_renders(tmp_path):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
+    if not Path("/usr/bin/chromium").exists():
+        pytest.skip("no browser: /usr/bin/chromium is absent")
+    from test_browser import CHROMIUM, CHROMIUM_ARGS, sync_api  # skips without Playwright
+
     html = export_html(_notebook(tmp_path))
     requests = []
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                    args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"])
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1000, "height": 900})
             page.on("request", lambda r: requests.append(r.url))

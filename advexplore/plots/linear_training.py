@@ -13,7 +13,7 @@ def _band(fig, x, mean, sd, name, color, row=None, col=None, dash=None, showlege
     x, mean, sd = list(map(float, x)), list(map(float, mean)), list(map(float, sd))
     kw = dict(row=row, col=col) if row else {}
     fig.add_trace(go.Scatter(x=x + x[::-1], y=[m + s for m, s in zip(mean, sd)] +
-                             [m - s for m, s in zip(mean, sd)][::-1], fill="toself", line=dict(width=0),
+                             [m - s for m, s in zip(mean, sd)][::-1], fill="toself", mode="lines", line=dict(width=0),
                              fillcolor=color, opacity=0.2, hoverinfo="skip", showlegend=False), **kw)
     fig.add_trace(go.Scatter(x=x, y=mean, name=name, line=dict(color=color, dash=dash),
                              showlegend=showlegend), **kw)
@@ -77,5 +77,5 @@ def lasso_figure(result: dict) -> go.Figure:
     for j, name in enumerate(["no penalty", "LASSO λ ≍ √(s log d / n)"]):
         _band(fig, result["ns"], result["excess_mean"][:, j], result["excess_sd"][:, j], name, PALETTE[j])
     fig.update_xaxes(title="sample size n", **grid_axis(result["ns"]))
-    fig.update_yaxes(title="excess adversarial risk R_L(θ̂, ε) − R*")
+    fig.update_yaxes(title="excess risk R_L(θ̂, ε) − R*")
     return apply_style(fig, "LASSO restores consistency in high dimension (Thm 9)")

@@ -30,7 +30,7 @@ def _band(fig, steps, values, name, colour, row, col, scale):
     arr = np.asarray(values, dtype=float) / scale  # (reps, checkpoints)
     mean, sd = arr.mean(axis=0), arr.std(axis=0)
     fig.add_trace(go.Scatter(x=list(steps) + list(steps)[::-1], y=list(mean + sd) + list(mean - sd)[::-1],
-                             fill="toself", fillcolor=colour, opacity=0.2, line=dict(width=0),
+                             fill="toself", fillcolor=colour, opacity=0.2, mode="lines", line=dict(width=0),
                              showlegend=False, hoverinfo="skip"), row=row, col=col)
     fig.add_trace(go.Scatter(x=steps, y=mean, name=name, line=dict(color=colour)), row=row, col=col)
 
