@@ -92,7 +92,9 @@ def off_scale_notes(values: dict) -> dict[int, str]:
         y = np.asarray(y, dtype=float)
         y = y[np.isfinite(y)]
         if y.size and y.max() > 10 ** top[1]:
-            notes[panel] = f"↑ {name}: off scale,<br>up to {y.max():.3g}"
+            top_value = float(y.max())
+            notes[panel] = f"↑ {name}: off scale,<br>up to {top_value:.3g}" if top_value < 1000 else \
+                f"↑ {name}: off scale,<br>up to {top_value:,.0f}"
     return notes
 
 
