@@ -50,7 +50,9 @@ def _report_traces(study, k, colour, slot=1):
     return [
         (go.Histogram(x=np.asarray(report["confidence"], float), name=name, xbins=dict(start=0, end=1.0001, size=0.025),
                       **common), 1, 1),
-        (go.Histogram(x=np.asarray(report["logit_margin"], float), name=name, nbinsx=40, showlegend=False, **common), 1, 2),
+        # one bin grid for both nets (bingroup): a narrow distribution got slivers of bars otherwise
+        (go.Histogram(x=np.asarray(report["logit_margin"], float), name=name, nbinsx=40, showlegend=False,
+                      bingroup="logit_margin", **common), 1, 2),
         (go.Histogram(x=_finite(report["margin"]), name=name, showlegend=False,
                       xbins=dict(start=0, end=study["eps_max"] * 1.0001, size=study["eps_max"] / 30), **common), 2, 1),
         (go.Bar(x=[f"h{l + 1}" if l < len(lip) - 1 else "logits" for l in range(len(lip))], y=lip, name=name,
