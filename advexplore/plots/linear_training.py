@@ -4,14 +4,16 @@ from __future__ import annotations
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .style import PALETTE, apply_style
+import numpy as np
+
+from .style import PALETTE, apply_style, grid_axis, log_axis
 
 
 def _band(fig, x, mean, sd, name, color, row=None, col=None, dash=None, showlegend=True):
     x, mean, sd = list(map(float, x)), list(map(float, mean)), list(map(float, sd))
     kw = dict(row=row, col=col) if row else {}
     fig.add_trace(go.Scatter(x=x + x[::-1], y=[m + s for m, s in zip(mean, sd)] +
-                             [m - s for m, s in zip(mean, sd)][::-1], fill="toself", line=dict(width=0),
+                             [m - s for m, s in zip(mean, sd)][::-1], fill="toself", mode="lines", line=dict(width=0),
                              fillcolor=color, opacity=0.2, hoverinfo="skip", showlegend=False), **kw)
     fig.add_trace(go.Scatter(x=x, y=mean, name=name, line=dict(color=color, dash=dash),
                              showlegend=showlegend), **kw)
@@ -27,9 +29,14 @@ def smoothing_figure(result: dict) -> go.Figure:
                                  line=dict(color=c)))
         fig.add_trace(go.Scatter(x=steps, y=result["train_loss"][i].tolist(), name=f"train, ξ={xi:g}",
                                  line=dict(color=c, dash="dash")))
-    fig.add_hline(y=result["r_star"], line_dash="dot", annotation_text="R* (minimal adversarial risk)")
+    # log y: the late steps near R*, where ξ = 0's jumps show, get the room; R* as a trace, since
+    # plotly puts an hline's label off a log axis
+    fig.add_trace(go.Scatter(x=[steps[0], steps[-1]], y=[result["r_star"]] * 2, mode="lines",
+                             name="R* (minimal adversarial risk)", line=dict(color="#444", dash="dot", width=1.5)))
+    values = [result["r_star"]] + [v for i in range(len(result["xis"])) for key in ("test_risk", "train_loss")
+                                   for v in result[key][i].tolist()]
     fig.update_xaxes(title="iteration t")
-    fig.update_yaxes(title="squared loss under attack")
+    fig.update_yaxes(title="squared loss under attack", **log_axis(values, pixels=250))
     return apply_style(fig, "Surrogate attack smooths adversarial training (paper 002, Fig. 1)")
 
 
@@ -40,9 +47,10 @@ def convergence_figure(result: dict) -> go.Figure:
           PALETTE[0], 1, 1)
     _band(fig, result["ns"], result["distance_mean"], result["distance_sd"], "distance to θ*",
           PALETTE[1], 1, 2)
-    fig.update_xaxes(type="log", title="sample size n")
-    fig.update_yaxes(type="log", title="excess adversarial risk", row=1, col=1)
-    fig.update_yaxes(type="log", title="Euclidean distance", row=1, col=2)
+    fig.update_xaxes(title="sample size n", **grid_axis(result["ns"]))
+    for col, key, title in ((1, "excess_risk", "excess adversarial risk"), (2, "distance", "Euclidean distance")):
+        mean, sd = np.asarray(result[f"{key}_mean"], float), np.asarray(result[f"{key}_sd"], float)
+        fig.update_yaxes(title=title, row=1, col=col, **log_axis(np.concatenate([mean, mean + sd, mean - sd])))
     return apply_style(fig, "Low-dimensional convergence to the robust optimum (Thm 2)")
 
 
@@ -68,6 +76,6 @@ def lasso_figure(result: dict) -> go.Figure:
     fig = go.Figure()
     for j, name in enumerate(["no penalty", "LASSO λ ≍ √(s log d / n)"]):
         _band(fig, result["ns"], result["excess_mean"][:, j], result["excess_sd"][:, j], name, PALETTE[j])
-    fig.update_xaxes(type="log", title="sample size n")
-    fig.update_yaxes(title="excess adversarial risk R_L(θ̂, ε) − R*")
+    fig.update_xaxes(title="sample size n", **grid_axis(result["ns"]))
+    fig.update_yaxes(title="excess risk R_L(θ̂, ε) − R*")
     return apply_style(fig, "LASSO restores consistency in high dimension (Thm 9)")

@@ -17,7 +17,7 @@ import torch
 from ..experiments.adversarial_vs_regularized import (ExplorerConfig, compare_training, decision_grid, explorer_data, explorer_model,
                         fit_standard, risk_curves, surrogate_curve)
 from ..plots.adversarial_vs_regularized import (arrow_segments, curve_values, decision_figure, gap_axis_range, risk_axis_range,
-                              risk_curves_figure, set_eps_marker, training_comparison_figure,
+                              mark_off_scale, risk_curves_figure, set_eps_marker, training_comparison_figure,
                               weight_norm_label)
 from ..models import ACTIVATIONS
 from ..regularized import OMEGAS
@@ -145,6 +145,7 @@ class AdversarialExplorer:
                     trace.name = weight_norm_label(y)
             self.figure.layout.yaxis.range = risk_axis_range(y)
             self.figure.layout.yaxis2.range = gap_axis_range(y)
+            mark_off_scale(self.figure, y)   # the off-scale notes follow the curves
             set_eps_marker(self.figure, self.eps)
             self.figure.layout.title.text = f"Adversarial vs regularised risk (ξ = {self.xi:g}, ε = {self.eps:g})"
         self._update_decision(entry)
