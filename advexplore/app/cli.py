@@ -22,7 +22,7 @@ from .params import (RESERVED, ParameterError, check_range, list_notebooks, list
                      parse_value, resolve_notebook, validate_parameters)
 from .run_notebooks import NOTEBOOK_DIR, run_one, timestamp
 from .sweep import format_table, summary_rows, sweep, write_summary
-from .teach import voila_command
+from .teach import Classroom, TeachError, check_listen_address, handout_urls, new_token, serve, teach_environment, voila_command
 
 __all__ = ["ParameterError", "list_notebooks", "main", "notebook_parameters", "parse_grid", "parse_value",
            "resolve_notebook", "run_one", "summary_rows", "sweep", "validate_parameters", "voila_command"]
@@ -87,9 +87,17 @@ def cmd_sweep(args) -> int:
 
 def cmd_teach(args) -> int:
     notebook = resolve_notebook(args.notebook, Path(args.dir)) if args.notebook else None
-    cmd = voila_command(notebook, args.port, Path(args.dir), open_browser=not args.no_browser)
+    token = new_token() if args.token == "random" else args.token
+    check_listen_address(args.ip, token)  # before anything starts
+    classroom = Classroom(ip=args.ip, token=token, cull_idle=args.cull_idle, cull_unconnected=args.cull_unconnected,
+                          cull_connected=args.cull_connected, cull_interval=args.cull_interval,
+                          fork=not args.no_fork, pool=args.pool, progressive=args.progressive, kernel_threads=args.kernel_threads,
+                          refit_slots=args.refit_slots)
+    cmd = voila_command(notebook, args.port, Path(args.dir), token=token, open_browser=not args.no_browser,
+                        classroom=classroom)
     print("serving with Voilà (code hidden, widgets live):", " ".join(cmd))
-    return subprocess.call(cmd, cwd=str(notebook.parent if notebook else Path(args.dir)))
+    print("students open:", *handout_urls(args.ip, args.port, token), sep="\n    ", flush=True)
+    return serve(cmd, teach_environment(classroom), notebook.parent if notebook else Path(args.dir))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -122,10 +130,38 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Dask scheduler address (tcp://host:8786) instead of the local pool")
     p.set_defaults(func=cmd_sweep)
 
-    p = sub.add_parser("teach", help="serve a notebook (or all) with Voilà: code hidden, sliders live")
+    p = sub.add_parser("teach", help="serve a notebook (or all) with Voilà: code hidden, sliders live",
+                       description="Serve a notebook (or the folder) as Voilà apps for a class: kernels end "
+                                   "when students leave, start forked from one warm process, and no request "
+                                   "leaves the machine. See docs/teaching.md.")
     p.add_argument("notebook", nargs="?", default=None)
     p.add_argument("--port", type=int, default=8866)
     p.add_argument("--no-browser", action="store_true")
+    p.add_argument("--ip", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only); any other needs --token")
+    p.add_argument("--token", default=None, metavar="SECRET",
+                   help='required with --ip other than 127.0.0.1; "random" makes one. The URL to hand out '
+                        "is printed with it")
+    p.add_argument("--cull-idle", type=int, default=Classroom.cull_idle, metavar="SECONDS",
+                   help="end a closed page's kernel this long after its last activity (default %(default)s; 0: never)")
+    p.add_argument("--cull-unconnected", type=int, default=Classroom.cull_unconnected, metavar="SECONDS",
+                   help="end a kernel whose page never connected (a fetch, a crawler) after this long "
+                        "(default %(default)s; 0: never)")
+    p.add_argument("--cull-connected", type=int, default=Classroom.cull_connected, metavar="SECONDS",
+                   help="also end kernels of open pages idle this long (default 0: never)")
+    p.add_argument("--cull-interval", type=int, default=Classroom.cull_interval, metavar="SECONDS",
+                   help="seconds between two checks (default %(default)s)")
+    p.add_argument("--no-fork", action="store_true",
+                   help="start every kernel as a fresh process instead of forking a warm one (slower, more memory)")
+    p.add_argument("--pool", type=int, default=Classroom.pool, metavar="N",
+                   help="keep N pages pre-executed (Voilà's preheat_kernel/pool_size; default 0: off)")
+    p.add_argument("--progressive", action=argparse.BooleanOptionalAction, default=None,
+                   help="show each output as soon as its cell has run (Voilà's progressive rendering; "
+                        "default: on, unless --pool)")
+    p.add_argument("--kernel-threads", type=int, default=Classroom.kernel_threads, metavar="N",
+                   help="torch/BLAS threads per kernel (default %(default)s: the kernels share the cores)")
+    p.add_argument("--refit-slots", type=int, default=Classroom.refit_slots, metavar="N",
+                   help="training runs at once across all pages; the others queue (default 0: one per CPU)")
     p.set_defaults(func=cmd_teach)
     return parser
 
@@ -135,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except ParameterError as err:
+    except (ParameterError, TeachError) as err:
         parser.exit(2, f"advexplore {args.command}: error: {err}\n")
 
 

@@ -22,6 +22,7 @@ from ..plots.adversarial_vs_regularized import (arrow_segments, curve_values, de
 from ..models import ACTIVATIONS
 from ..regularized import OMEGAS
 from .figure_widget import new_figure_widget
+from .refit_queue import refit_slot
 
 MODEL_KEYS = ("width", "depth", "activation", "n", "d", "seed")
 
@@ -214,7 +215,12 @@ class AdversarialExplorer:
 
         def on_change(change, name):
             status.value = "computing…"
-            self.update(**{name: change["new"]})
+            if name in MODEL_KEYS and self._key_with(name, change["new"]) not in self._models:
+                # a refit: on a teaching server, wait for a free CPU (fair queue across students)
+                with refit_slot(lambda text: setattr(status, "value", text or "computing…")):
+                    self.update(**{name: change["new"]})
+            else:
+                self.update(**{name: change["new"]})
             status.value = ""
 
         for name, control in controls.items():
@@ -224,6 +230,8 @@ class AdversarialExplorer:
                                 layout=widgets.Layout(width="300px"))
         omega = widgets.Dropdown(value=self.omega, options=list(OMEGAS), description="Ω")
 
+        queued = widgets.Label("")
+
         def on_click(_):
             self.omega = omega.value
             button.disabled = True
@@ -231,14 +239,20 @@ class AdversarialExplorer:
             def progress(fraction, label):
                 bar.value, bar.description = fraction, label[:20]
             try:
-                self.train(progress)
+                with refit_slot(lambda text: setattr(queued, "value", text)):
+                    self.train(progress)
             finally:
                 button.disabled = False
         button.on_click(on_click)
         rows = [widgets.HBox([controls["eps"], controls["xi"], controls["activation"]]),
                 widgets.HBox([controls["width"], controls["depth"]]),
                 widgets.HBox([controls["n"], controls["d"], status])]
-        return widgets.VBox(rows + [self.figure, self.decision, widgets.HBox([button, omega, bar]), self.training])
+        return widgets.VBox(rows + [self.figure, self.decision, widgets.HBox([button, omega, bar, queued]),
+                                    self.training])
+
+    def _key_with(self, name, value):
+        values = dict(self.values, **{name: value})
+        return tuple(values[k] for k in MODEL_KEYS)
 
 
 def build_explorer(**kwargs) -> AdversarialExplorer:
