@@ -149,7 +149,7 @@ def training_comparison_figure(runs: dict, title: str | None = None) -> go.Figur
     """Cost and result side by side for standard / adversarial / regularised training
     (paper 000). Left: each run's cost relative to the standard run in three measures — passes
     through the model, FLOPs (a double backward counts what it costs, not as one pass) and wall
-    time — with the absolute numbers on the bars; right: test standard and adversarial risk."""
+    time — the absolute numbers in each bar's hover text; right: test standard and adversarial risk."""
     names = list(runs)
     fig = make_subplots(rows=1, cols=2, subplot_titles=("cost relative to standard training",
                                                         "test risk (lower is better)"))
@@ -159,15 +159,16 @@ def training_comparison_figure(runs: dict, title: str | None = None) -> go.Figur
                                      ("seconds", "wall time", PALETTE[4], "{:.2f} s".format)):
         base = costs[key][names.index("standard")] if "standard" in names else 0
         ratio = [v / base if base else 0 for v in costs[key]]
-        fig.add_trace(go.Bar(x=names, y=ratio, name=label, marker_color=colour, textposition="outside",
-                             text=[text(v) for v in costs[key]], cliponaxis=False), row=1, col=1)
+        fig.add_trace(go.Bar(x=names, y=ratio, name=label, marker_color=colour, hoverinfo="text+name",
+                             text=[f"×{r:.2f} ({text(v)})" for r, v in zip(ratio, costs[key])], textposition="none"),
+                      row=1, col=1)
     fig.add_trace(go.Bar(x=names, y=[runs[n]["test_standard_risk"] for n in names], name="standard risk",
                          marker_color="#7f7f7f"), row=1, col=2)
     fig.add_trace(go.Bar(x=names, y=[runs[n]["test_adversarial_risk"] for n in names],
                          name="adversarial risk (PGD, LOWER bound)", marker_color=PALETTE[1]), row=1, col=2)
-    fig.update_yaxes(title_text="× the standard run (labels: absolute)", row=1, col=1)
+    fig.update_yaxes(title_text="× the standard run", row=1, col=1)
     fig.update_yaxes(title_text="mean squared loss on test data", row=1, col=2)
-    fig.update_layout(barmode="group", uniformtext=dict(minsize=10, mode="show"))
+    fig.update_layout(barmode="group")
     return apply_style(fig, title or "What a regulariser saves, and where it lands", height=420)
 
 
