@@ -132,11 +132,13 @@ def bracket_figure(bracket: dict, title: str | None = None) -> go.Figure:
         if method in bracket["ratio"]:
             fig.add_trace(go.Scatter(x=eps, y=bracket["ratio"][method], name=label, showlegend=False, **style),
                           row=1, col=2)
-    if not bracket["ratio"]:
+    if not bracket["ratio"]:  # the empty panel says why (paper coordinates: an axis without data is not drawn)
         why = bracket["skipped"].get("exact", "the exact value was not requested")
-        fig.add_annotation(text="exact value not computable here:<br>" + _wrap(why), showarrow=False,
-                           xref="x2 domain", yref="y2 domain", x=0.5, y=0.5, align="left",
-                           font=dict(size=12, color=PALETTE[1]))
+        short = why if len(why) <= 150 else why[:150].rsplit(" ", 1)[0] + " … (see the printed table)"
+        fig.add_annotation(text="exact value not computable here:<br>" + _wrap(short, 40), showarrow=False,
+                           xref="paper", yref="paper", x=sum(fig.layout.xaxis2.domain) / 2,
+                           y=sum(fig.layout.yaxis2.domain) / 2, xanchor="center", yanchor="middle", align="left",
+                           font=dict(size=11, color=PALETTE[1]))
     for col in (1, 2):
         fig.update_xaxes(title_text="attack radius ε", tickvals=eps, row=1, col=col)
     fig.update_yaxes(title_text="mean squared loss", type="log", row=1, col=1)
