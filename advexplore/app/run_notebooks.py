@@ -53,17 +53,12 @@ def timestamp() -> str:
 
 
 def export_html(executed: Path) -> Path:
-    """The executed notebook as a standalone HTML page next to it (nbconvert)."""
-    import nbformat
-    from nbconvert import HTMLExporter
+    """The executed notebook as a standalone HTML page next to it, which loads nothing from any
+    other host when opened (plots.export.offline_notebook_html)."""
+    from ..plots.export import offline_notebook_html
 
-    from ..plots.export import plotly_outputs_as_html
-
-    nb = nbformat.read(str(executed), as_version=4)
-    plotly_outputs_as_html(nb)
-    body, _ = HTMLExporter().from_notebook_node(nb)
-    html = executed.with_suffix(".html")
-    html.write_text(body, encoding="utf-8")
+    html = Path(executed).with_suffix(".html")
+    html.write_text(offline_notebook_html(Path(executed)), encoding="utf-8")
     return html
 
 

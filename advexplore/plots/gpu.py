@@ -70,7 +70,7 @@ def mean_band_curves(curves: dict[str, tuple[list, list, list]], x_title: str, y
         colour = PALETTE[i % len(PALETTE)]
         dash = "dash" if "clean" in name else None
         fig.add_trace(go.Scatter(x=list(x) + list(x)[::-1], y=[m + s for m, s in zip(mean, sd)] +
-                                 [m - s for m, s in zip(mean, sd)][::-1], fill="toself", opacity=0.2,
+                                 [m - s for m, s in zip(mean, sd)][::-1], fill="toself", opacity=0.2, mode="lines",
                                  line=dict(width=0, color=colour), showlegend=False, hoverinfo="skip"))
         fig.add_trace(go.Scatter(x=x, y=mean, name=name, line=dict(color=colour, dash=dash)))
     fig.update_xaxes(title_text=x_title)

@@ -36,9 +36,7 @@ def lasso_boxplot(results: dict, metric: str = "adversarial", n_index: int | Non
     fig.update_xaxes(title_text="training sample size n", type="category", row=1, col=1)
     fig.update_xaxes(title_text="penalty λ", type="category", row=1, col=2)
     fig.update_yaxes(title_text="accuracy", row=1, col=1)
-    apply_style(fig, METRIC_TITLES[metric] + f", L2 ε = {results['config']['eps']:.3g}", height=460)
-    fig.update_layout(margin=dict(t=110), legend=dict(y=1.1, yanchor="bottom"))
-    return fig
+    return apply_style(fig, METRIC_TITLES[metric] + f", L2 ε = {results['config']['eps']:.3g}", height=460)
 
 
 def pair_traces(results: dict, metric: str, n_index: int) -> list[dict]:

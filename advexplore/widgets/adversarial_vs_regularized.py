@@ -19,7 +19,7 @@ from ..experiments.adversarial_vs_regularized import (ExplorerConfig, compare_tr
 from ..experiments.adversarial_vs_regularized_data import TARGETS, check_target
 from ..plots.adversarial_gap import adversarial_gap_figure, update_gap_figure
 from ..plots.adversarial_vs_regularized import (arrow_segments, curve_values, decision_figure, gap_axis_range, risk_axis_range,
-                              risk_curves_figure, set_eps_marker, training_comparison_figure,
+                              mark_off_scale, risk_curves_figure, set_eps_marker, training_comparison_figure,
                               weight_norm_label)
 from ..models import ACTIVATIONS
 from ..regularized import OMEGAS
@@ -151,6 +151,7 @@ class AdversarialExplorer:
                     trace.name = weight_norm_label(y)
             self.figure.layout.yaxis.range = risk_axis_range(y)
             self.figure.layout.yaxis2.range = gap_axis_range(y)
+            mark_off_scale(self.figure, y)   # the off-scale notes follow the curves
             set_eps_marker(self.figure, self.eps)
             self.figure.layout.title.text = f"Adversarial vs regularised risk (ξ = {self.xi:g}, ε = {self.eps:g})"
         with self.gap.batch_update():
