@@ -31,7 +31,7 @@ GALLERY: dict[str, tuple[dict, int]] = {
     "03": ({}, 0),
     "04": ({"reps": 10}, 0),
     "05": ({}, 0),
-    "06": ({}, 0),
+    "06": ({}, 1),    # the gap R_reg − R_adv (figure 0: the risks themselves)
     "07": ({"n_values": [100, 400, 1600], "h_values": [8, 64, 256], "n_test": 5000}, 0),
     "08": ({}, 0),
     "09": ({"hidden": 256, "epochs": 100, "reps": 3, "n_test": 300}, 0),

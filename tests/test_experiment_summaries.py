@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from advexplore.experiments import gpu
-from advexplore.experiments.adversarial_vs_regularized import (input_gradient_gap, linear_mismatch,
-                                                               pgd_excess_over_exhaustive, theta_distance,
-                                                               training_summary)
+from advexplore.experiments.adversarial_vs_regularized import (bracket_violations, cost_ratios, input_gradient_gap,
+                                                               linear_mismatch, pgd_excess_over_exhaustive,
+                                                               theta_distance, training_summary)
 from advexplore.experiments.confidence_and_margins import summary_rows
 from advexplore.experiments.lasso_mnist import paired_gain
 from advexplore.experiments.linear_training import count_rises, rises_per_xi
@@ -102,16 +102,34 @@ def test_explorer_summaries_by_hand():
     assert input_gradient_gap(curves) == pytest.approx([0.0, 0.1, 0.6])
     assert pgd_excess_over_exhaustive(curves) == pytest.approx(0.1)
     assert pgd_excess_over_exhaustive({**curves, "exhaustive": None}) is None
-    runs = {"adversarial": {"theta": torch.tensor([1.0, 2.0]), "cost": {"passes": 13, "seconds": 0.5},
+    runs = {"adversarial": {"theta": torch.tensor([1.0, 2.0]),
+                            "cost": {"passes": 13, "seconds": 0.5, "flops": 2400, "flops_per_step": 240},
                             "test_standard_risk": 1.0, "test_adversarial_risk": 2.0},
-            "regularized": {"theta": torch.tensor([4.0, 6.0]), "cost": {"passes": 2, "seconds": 0.1},
+            "regularized": {"theta": torch.tensor([4.0, 6.0]),
+                            "cost": {"passes": 2, "seconds": 0.1, "flops": 1000, "flops_per_step": 100},
                             "test_standard_risk": 1.5, "test_adversarial_risk": 2.5, "distance_to_adversarial": 0.3}}
     assert theta_distance(runs) == pytest.approx(5.0)                 # a 3-4-5 triangle
     assert training_summary(runs) == {
-        "adversarial": {"passes": 13, "seconds": 0.5, "test_standard_risk": 1.0, "test_adversarial_risk": 2.0,
-                        "distance_to_adversarial": None},
-        "regularized": {"passes": 2, "seconds": 0.1, "test_standard_risk": 1.5, "test_adversarial_risk": 2.5,
-                        "distance_to_adversarial": 0.3}}
+        "adversarial": {"passes": 13, "flops": 2400, "flops_per_step": 240, "seconds": 0.5, "test_standard_risk": 1.0,
+                        "test_adversarial_risk": 2.0, "distance_to_adversarial": None},
+        "regularized": {"passes": 2, "flops": 1000, "flops_per_step": 100, "seconds": 0.1, "test_standard_risk": 1.5,
+                        "test_adversarial_risk": 2.5, "distance_to_adversarial": 0.3}}
+    # adversarial ÷ regularised in each measure: 13/2 passes, 2400/1000 FLOPs, 0.5/0.1 s
+    assert cost_ratios(runs) == pytest.approx({"passes": 6.5, "flops": 2.4, "seconds": 5.0})
+    with pytest.raises(KeyError):
+        training_summary({"old": {"cost": {"passes": 2, "seconds": 0.1}, "test_standard_risk": 1.0,
+                                  "test_adversarial_risk": 1.0}})   # a run without FLOPs is not summarised
+
+
+def test_bracket_violations_name_each_broken_pair():
+    risk = {"pgd": [1.0, 2.0], "exact": [1.0, 1.9], "lp": [1.5, 2.5], "crown": [1.4, 3.0], "ibp": [2.0, 4.0],
+            "weight_norm": [9.0, 9.0]}
+    bracket = {"eps": [0.5, 1.0], "risk": risk}
+    # by hand: pgd 2.0 > exact 1.9 at ε = 1; lp 1.5 > crown 1.4 at ε = 0.5; everything else is ordered
+    assert bracket_violations(bracket) == ["pgd > exact at ε = 1", "lp > crown at ε = 0.5"]
+    assert bracket_violations(bracket, rtol=0.1) == []       # 2.0 ≤ 1.9 × 1.1 and 1.5 ≤ 1.4 × 1.1
+    without_exact = {"eps": [0.5, 1.0], "risk": {k: v for k, v in risk.items() if k != "exact"}}
+    assert bracket_violations(without_exact) == ["lp > crown at ε = 0.5"]          # pairs with exact are skipped
 
 
 def test_confidence_summary_rows_by_hand():

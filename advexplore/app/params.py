@@ -8,6 +8,7 @@ import ast
 import math
 from pathlib import Path
 
+from ..experiments.adversarial_vs_regularized_data import TARGETS
 from .run_notebooks import NOTEBOOK_DIR, cpu_notebooks
 
 # Set by the runner itself; a user never passes them.
@@ -34,15 +35,16 @@ RANGES = {
         "d", "n", "s", "steps", "reps", "width", "hidden", "epochs", "attack_steps", "eval_steps", "n_test",
         "batch_size", "train_steps", "bisections", "lipschitz_samples", "threads", "hd_n", "hd_d", "hd_s", "hd_h",
         "hd_steps", "hd_reps", "devices", "smoke_epochs", "smoke_reps", "widen_factor", "ns", "n_values",
-        "h_values", "widths", "n_grid")},
+        "h_values", "widths", "n_grid", "bracket_n")},
     **{name: NONNEGATIVE for name in (
         "eps", "xi", "sigma2", "theta0_norm", "lam_scale", "eps_mnist", "hd_eps", "hd_xi", "lasso", "depth",
-        "eps_values", "eps_grid", "xis", "test_eps", "lambdas")},
+        "eps_values", "eps_grid", "xis", "test_eps", "lambdas", "bracket_eps")},
     **{name: POSITIVE for name in ("lr", "train_lr", "hd_lr", "beta")},
     "threshold_fraction": (_finite(lambda v: 0 < v < 1), "a number in (0, 1)"),
     "norm": (lambda v: v in ("l2", "linf"), "'l2' or 'linf'"),
     "precision": (lambda v: v in ("auto", "fp32", "bf16", "fp16"), "one of 'auto', 'fp32', 'bf16', 'fp16'"),
     "classes": (lambda v: isinstance(v, int) and 0 <= v <= 9, "digits 0..9"),
+    "target": (lambda v: v in TARGETS, "one of " + ", ".join(repr(t) for t in TARGETS)),
 }
 NOTEBOOK_RANGES = {
     "10_": {"depth": COUNT},  # hidden layers of the classifier (notebook 06 allows 0: the linear model)

@@ -1,29 +1,33 @@
 """Computations behind the adversarial-vs-regularised explorer (notebook 06; paper 000).
 
 For one fitted model and a grid of ε it computes, at the cost of a few batched passes:
-the standard risk, the PGD adversarial risk (LOWER bound), the exhaustive-search risk
-(inputs of dimension ≤ 2, ≈ exact), the two regularised risks (weight-norm Ω = certified
-UPPER bound; input-gradient Ω = local linearisation) and the gaps. ξ only rescales the
-cached PGD perturbations (surrogate attack), so a ξ move costs one forward pass.
-No plotting here: advexplore.plots.adversarial_vs_regularized draws, advexplore.widgets.adversarial_vs_regularized wires sliders.
+the standard risk, the PGD adversarial risk (LOWER bound), a grid search of the ε-ball (inputs
+of dimension ≤ 2; also a LOWER bound, usually much tighter than a few PGD steps), the two
+regularised risks (weight-norm Ω = certified UPPER bound; input-gradient Ω = local
+linearisation), their gaps over the standard risk and the regularised risks' gap to the
+adversarial risk, R_reg − R_adv (paper 000). ξ only rescales the cached PGD perturbations
+(surrogate attack), so a ξ move costs one forward pass. The data and its targets are in
+adversarial_vs_regularized_data, the bracket lower bound ≤ exact ≤ upper bounds in
+adversarial_vs_regularized_bracket. No plotting here: advexplore.plots.adversarial_vs_regularized
+and advexplore.plots.adversarial_gap draw, advexplore.widgets.adversarial_vs_regularized wires sliders.
 """
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 
-from .._validate import check_nonnegative, check_norm
 from ..attacks import attacked_loss, input_gradient, squared_loss, surrogate_factor
-from ..bounds import certified_max_loss, exhaustive_max_loss
-from ..data import gaussian_data
-from ..exact import exact_max_loss, lp_max_loss
+from ..bounds import exhaustive_max_loss
+from ..cost import count_flops
 from ..models import MLP, linear_model
 from ..pgd import pgd_attack
 from ..regularized import regularized_risk, regularized_train
 from ..training import Callback, TrainHistory, adversarial_train
+from .adversarial_vs_regularized_bracket import (BRACKET, bracket_curves, bracket_max_loss,  # noqa: F401
+                                                 bracket_violations)
+from .adversarial_vs_regularized_data import TARGETS, check_target, explorer_data  # noqa: F401
 
 
 @dataclass
@@ -32,23 +36,17 @@ class ExplorerConfig:
     eps_max: float = 2.0
     n_eps: int = 11            # ε grid linspace(0, eps_max, n_eps); the ε slider moves on it
     norm: str = "l2"
-    sigma2: float = 1.0        # noise of y = θ0ᵀx + e, θ0 = (1, …, 1) (paper 002, eq. 4; docs/theory.md §1)
-    fit_steps: int = 60        # Adam steps of the standard fit of the current model
+    sigma2: float = 0.01       # noise variance of y = g(x) + e (adversarial_vs_regularized_data)
+    fit_steps: int = 300       # Adam steps of the standard fit of the current model
     fit_lr: float = 0.03
     pgd_steps: int = 6
     pgd_restarts: int = 1      # restart 1 starts at δ = 0 (an FGM step), the others at random
-    n_exhaustive: int = 40     # samples searched exhaustively (d ≤ 2)
+    n_exhaustive: int = 500    # samples whose ε-ball is grid-searched (d ≤ 2): all, up to n = 500
     shells_per_eps: int = 2
     points_per_shell: int = 24
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-def explorer_data(n: int, d: int, seed: int = 0, sigma2: float = 1.0):
-    """(x (n, d), y (n,)) from eq. 4 with θ0 = 1, Σ = I, float32; v² = d + σ²."""
-    gen = torch.Generator().manual_seed(seed)
-    return gaussian_data(n, torch.ones(d), sigma2, generator=gen, dtype=torch.float32)
 
 
 def explorer_model(d: int, width: int, depth: int, activation: str = "relu", seed: int = 0) -> nn.Module:
@@ -69,10 +67,17 @@ def risk_curves(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps_grid: to
     """All risks of `model` on (x, y) over the ε grid, each a (k,) tensor, plus the cached
     PGD perturbations `delta` (k, n, d) and clean input gradients `g0` (n, d) for ξ.
 
-    Keys: standard, pgd (LOWER bound), exhaustive (≈ exact, d ≤ 2 on the first
-    n_exhaustive samples, else None) with pgd_subset (PGD on the same samples),
-    weight_norm (certified UPPER bound), input_gradient, and the gaps
-    adversarial_gap = pgd − standard, weight_norm_gap, input_gradient_gap (R_reg − standard).
+    Keys: standard, pgd (LOWER bound), exhaustive (grid search of the ε-ball, d ≤ 2 on the first
+    n_exhaustive samples, else None; a LOWER bound too) with pgd_subset (PGD on the same samples),
+    weight_norm (certified UPPER bound), input_gradient, the gaps over the standard risk
+    adversarial_gap = pgd − standard, weight_norm_gap, input_gradient_gap (R_reg − standard), and
+    paper 000's gap between the regularised and the adversarial risk:
+      adversarial = mean_i max(PGD_i, grid search_i): the best attack per sample (PGD alone
+                    where no grid search was run) — the tightest LOWER bound on R_adv here;
+      weight_norm_minus_adversarial, input_gradient_minus_adversarial = R_reg − adversarial;
+      weight_norm_relative_gap, input_gradient_relative_gap = (R_reg − adversarial) / adversarial
+    (0 where adversarial = 0). As adversarial ≤ R_adv, R_reg − adversarial ≥ R_reg − R_adv.
+    REG_GAP_KEYS lists these five.
     """
     k, (n, d) = len(eps_grid), x.shape
     pgd_losses, delta = attacked_loss(  # (k, n), (k, n, d): the whole ε curve in one PGD call
@@ -90,16 +95,59 @@ def risk_curves(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps_grid: to
         "exhaustive": None,
         "pgd_subset": None,
     }
+    best = pgd_losses.detach().clone()  # (k, n): the best attack per sample
     if d <= 2:
         m = min(n, config.n_exhaustive)
         exhaustive, _ = exhaustive_max_loss(model, x[:m], y[:m], eps_grid, config.norm,
                                             config.shells_per_eps, config.points_per_shell)
         out["exhaustive"] = exhaustive.mean(dim=1)
         out["pgd_subset"] = pgd_losses[:, :m].mean(dim=1)
+        best[:, :m] = torch.maximum(best[:, :m], exhaustive)
+    out["adversarial"] = best.mean(dim=1)
     out["adversarial_gap"] = out["pgd"] - out["standard"]
     out["weight_norm_gap"] = out["weight_norm"] - out["standard"]
     out["input_gradient_gap"] = out["input_gradient"] - out["standard"]
+    for omega in ("weight_norm", "input_gradient"):
+        excess = out[omega] - out["adversarial"]
+        out[f"{omega}_minus_adversarial"] = excess
+        out[f"{omega}_relative_gap"] = torch.where(out["adversarial"] > 0, excess / out["adversarial"].clamp_min(1e-30),
+                                                   torch.zeros_like(excess))
     return out
+
+
+REG_GAP_KEYS = ("adversarial", "weight_norm_minus_adversarial", "input_gradient_minus_adversarial",
+                "weight_norm_relative_gap", "input_gradient_relative_gap")
+
+
+def fitted_curves(width: int, depth: int, activation: str, n: int, d: int, seed: int, target: str,
+                  config: ExplorerConfig, eps_grid: torch.Tensor) -> dict:
+    """One explorer setting from scratch: data (`explorer_data` with `target`, σ² = config.sigma2),
+    the model (`explorer_model`), its standard fit (`fit_standard`, config.fit_steps Adam steps)
+    and `risk_curves` over eps_grid (PGD seeded with `seed`). Returns {model, x, y, curves}."""
+    x, y = explorer_data(n, d, seed, config.sigma2, target)
+    model = explorer_model(d, width, depth, activation, seed)
+    fit_standard(model, x, y, config.fit_steps, config.fit_lr)
+    curves = risk_curves(model, x, y, eps_grid, config, torch.Generator().manual_seed(seed))
+    return dict(model=model, x=x, y=y, curves=curves)
+
+
+def relative_gap_by_target(eps_values, config: ExplorerConfig | None = None, targets=tuple(TARGETS),
+                           width: int = 64, depth: int = 2, activation: str = "relu", n: int = 200,
+                           d: int = 2, seed: int = 0) -> dict:
+    """(R_reg − R_adv) / R_adv at each ε of `eps_values` for every target (`fitted_curves` per
+    target, same architecture, n, d, seed): {target: {"input_gradient": [k], "weight_norm": [k],
+    "adversarial": [k] (the best-attack risk), "standard": float}}, R_adv by the best attack
+    (a lower bound, so the relative gap is an upper bound on the true one). Paper 000: its sign
+    and size depend on the data, which no (weakly) data-dependent Ω can follow."""
+    config = config or ExplorerConfig()
+    grid = torch.as_tensor(eps_values, dtype=torch.float32).reshape(-1)
+    table = {}
+    for target in targets:
+        c = fitted_curves(width, depth, activation, n, d, seed, target, config, grid)["curves"]
+        table[target] = {"input_gradient": c["input_gradient_relative_gap"].tolist(),
+                         "weight_norm": c["weight_norm_relative_gap"].tolist(),
+                         "adversarial": c["adversarial"].tolist(), "standard": float(c["standard"][0])}
+    return table
 
 
 def surrogate_curve(model: nn.Module, x: torch.Tensor, y: torch.Tensor, curves: dict, xi: float,
@@ -141,9 +189,15 @@ def compare_training(make_model, x, y, x_test, y_test, *, eps: float, xi: float 
     standard (ε = 0), adversarial (Algorithm 1 with a PGD inner loop, via
     advexplore.training.adversarial_train) and regularised (advexplore.regularized.
     regularized_train with Ω = `omega`) — and report, for each, the cost (forward and
-    backward passes counted on the model, wall time) and the test risks (standard, and PGD
-    adversarial = a LOWER bound). For a linear model the regularised objective IS the
+    backward passes counted on the model, wall time, and FLOPs) and the test risks (standard,
+    and PGD adversarial = a LOWER bound). For a linear model the regularised objective IS the
     adversarial one, so both runs land on the same θ; for networks they part ways.
+
+    FLOPs (advexplore.cost.count_flops: matrix products, backward and double backward included):
+    one step of the same training, from the same initialisation, is run again under the counter
+    on a fresh copy, and cost["flops"] = steps × cost["flops_per_step"]. Every step multiplies
+    matrices of the same shapes, so this is the run's count exactly; the counter is kept out of
+    the timed run because it slows a step several-fold.
 
     progress: optional callable(fraction_done, label) for a progress bar.
     Returns {"standard"|"adversarial"|"regularized": {"cost": {...}, test risks,
@@ -163,13 +217,17 @@ def compare_training(make_model, x, y, x_test, y_test, *, eps: float, xi: float 
         model = make_model()
         model.load_state_dict(template.state_dict())
         if name != "adversarial":  # standard = regularised training at ε = 0
-            history = regularized_train(model, x, y, eps=run_eps, omega=omega, norm=config.norm, lr=lr,
-                                        steps=steps, optimizer="sgd")
+            train = partial(regularized_train, x=x, y=y, eps=run_eps, omega=omega, norm=config.norm, lr=lr,
+                            optimizer="sgd")
         else:
-            history = adversarial_train(model, x, y, eps=run_eps, xi=xi, norm=config.norm, lr=lr, steps=steps,
-                                        attack=attack)
-        result = {"cost": history.cost, **_evaluate(model, x_test, y_test, eps, config,
-                                                    torch.Generator().manual_seed(seed))}
+            train = partial(adversarial_train, x=x, y=y, eps=run_eps, xi=xi, norm=config.norm, lr=lr, attack=attack)
+        history = train(model, steps=steps)
+        probe = make_model()
+        probe.load_state_dict(template.state_dict())
+        with count_flops() as flops:
+            train(probe, steps=1)
+        cost = dict(history.cost, flops_per_step=flops.flops, flops=flops.flops * steps)
+        result = {"cost": cost, **_evaluate(model, x_test, y_test, eps, config, torch.Generator().manual_seed(seed))}
         with torch.no_grad():
             result["test_predictions"] = model(x_test).detach()
         if isinstance(model, MLP) and model.depth == 0:
@@ -206,62 +264,24 @@ def pgd_excess_over_exhaustive(curves: dict) -> float | None:
 
 
 def training_summary(runs: dict) -> dict:
-    """Per run of compare_training: cost (forward + backward passes, wall seconds), test standard
-    and adversarial (PGD, a lower bound) risks, and for the regularised run the RMS distance of
-    its test predictions to the adversarial run's."""
-    return {name: {"passes": r["cost"]["passes"], "seconds": r["cost"]["seconds"],
+    """Per run of compare_training: cost (forward + backward passes, FLOPs of the run and per step,
+    wall seconds), test standard and adversarial (PGD, a lower bound) risks, and for the
+    regularised run the RMS distance of its test predictions to the adversarial run's."""
+    return {name: {"passes": r["cost"]["passes"], "flops": r["cost"]["flops"],
+                   "flops_per_step": r["cost"]["flops_per_step"], "seconds": r["cost"]["seconds"],
                    "test_standard_risk": r["test_standard_risk"],
                    "test_adversarial_risk": r["test_adversarial_risk"],
                    "distance_to_adversarial": r.get("distance_to_adversarial")} for name, r in runs.items()}
+
+
+def cost_ratios(runs: dict, a: str = "adversarial", b: str = "regularized") -> dict:
+    """How many times run `a` of compare_training costs run `b`, in each measure: {"passes",
+    "flops", "seconds": cost_a / cost_b}. A pass count weighs a double backward (the input-gradient
+    regulariser's) like a plain backward; FLOPs and wall time do not."""
+    return {key: runs[a]["cost"][key] / runs[b]["cost"][key] for key in ("passes", "flops", "seconds")}
 
 
 def theta_distance(runs: dict, a: str = "adversarial", b: str = "regularized") -> float:
     """‖θ_a − θ_b‖₂ between the parameters of two linear runs of compare_training (0 when the
     regularised objective is the adversarial one and both take the same GD steps)."""
     return float((runs[a]["theta"] - runs[b]["theta"]).norm())
-
-
-BRACKET = ("pgd", "exact", "lp", "crown", "ibp", "weight_norm")  # lower bound, exact, upper bounds
-
-
-def bracket_max_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, norm: str = "l2",
-                     which=BRACKET, pgd_steps: int = 20, pgd_restarts: int = 3,
-                     generator: torch.Generator | None = None) -> dict:
-    """The inner maximum max_{‖δ‖≤ε} (f(x_i + δ) − y_i)² bracketed, per sample: PGD (LOWER
-    bound), exact (advexplore.exact.exact_max_loss; ReLU nets, L∞ any d, L2 d ≤ 2), and the
-    certified UPPER bounds lp (advexplore.exact.lp_max_loss), crown, ibp, weight_norm
-    (advexplore.bounds.certified_max_loss). For notebook 06's explorer.
-
-    Returns {"loss": {name: (n,)}, "seconds": {name: wall time}, "ratio": {name: mean loss /
-    mean exact loss, i.e. the risk's ratio to the exact adversarial risk}, "skipped": {name:
-    why}} ("ratio" empty without the exact value: L2 with d > 2, a net exact_max_loss refuses
-    (too many linear pieces or unstable ReLUs, or not a ReLU net), or "exact" not in `which`)."""
-    unknown = [name for name in which if name not in BRACKET]
-    if unknown:
-        raise ValueError(f"which must be among {BRACKET}, got {unknown}")
-    norm, eps = check_norm(norm), float(check_nonnegative(eps, "eps"))  # bad input raises here,
-    if x.dim() != 2 or y.shape != (x.shape[0],):  # so a ValueError below is a method's refusal
-        raise ValueError(f"x must be (n, d) and y (n,), got {tuple(x.shape)} and {tuple(y.shape)}")
-    compute = {
-        "pgd": lambda: squared_loss(model(x + pgd_attack(model, x, y, eps, norm=norm, steps=pgd_steps,
-                                                          restarts=pgd_restarts, generator=generator)), y),
-        "exact": lambda: exact_max_loss(model, x, y, eps, norm),
-        "lp": lambda: lp_max_loss(model, x, y, eps, norm),
-        **{m: (lambda m=m: certified_max_loss(model, x, y, eps, norm, method=m))
-           for m in ("crown", "ibp", "weight_norm")},
-    }
-    out = {"loss": {}, "seconds": {}, "ratio": {}, "skipped": {}}
-    for name in which:
-        start = time.perf_counter()
-        try:
-            out["loss"][name] = compute[name]().detach()
-        except (ValueError, TypeError) as refusal:  # exact/IBP/CROWN/LP say why they cannot run
-            if name in ("pgd", "weight_norm"):
-                raise
-            out["skipped"][name] = str(refusal)
-            continue
-        out["seconds"][name] = time.perf_counter() - start
-    exact = out["loss"]["exact"].mean().item() if "exact" in out["loss"] else 0.0
-    if exact > 0:
-        out["ratio"] = {name: value.mean().item() / exact for name, value in out["loss"].items()}
-    return out
