@@ -38,7 +38,6 @@ import secrets
 import shlex
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import threading
@@ -113,6 +112,7 @@ class ClassResult:
     pooled_kernels: int = 0        # --pool: pre-heated kernels waiting for students (not leaks)
     cpu_before_s: float = 0.0      # CPU seconds of the server tree before the students (start-up)
     cpu_per_student_s: float | None = None  # server-side CPU seconds per student until the pages close
+    browser_cpu_per_student_s: float | None = None  # the headless browsers' CPU seconds per page (same cores!)
     console_errors: list[str] = field(default_factory=list)
     foreign_requests: list[str] = field(default_factory=list)
     dead: list[str] = field(default_factory=list)
@@ -327,6 +327,23 @@ async def move_sliders(student: Student, page, seconds: float, period: float, ph
         student.dead = f"page {student.index}: no slider move reached the figure"
 
 
+def _browser_cpu(server: Server) -> float:
+    """CPU seconds of this benchmark's browser processes (Playwright's Chromium), pages still open."""
+    import psutil
+
+    server_pids = {p.pid for p in server.tree()}
+    total = 0.0
+    for p in psutil.Process().children(recursive=True):
+        if p.pid in server_pids:
+            continue
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.Error:
+            pass
+    return total
+
+
 async def run_students(server: Server, n: int, page_timeout: float, slider_seconds: float,
                        slider_period: float, leave_deadline: float, result: ClassResult) -> list[Student]:
     from playwright.async_api import async_playwright
@@ -340,6 +357,7 @@ async def run_students(server: Server, n: int, page_timeout: float, slider_secon
                 await asyncio.gather(*(move_sliders(s, page, slider_seconds, slider_period,
                                                     slider_period * s.index / max(n, 1))
                                        for s, (_, page) in zip(students, opened)))
+            result.browser_cpu_per_student_s = round(_browser_cpu(server) / max(n, 1), 1)
             result.kernels_at_close = sum(1 for k in server.status()["kernels"] if not k.get("pooled"))
             result.cpu_per_student_s = round((server.cpu_total() - result.cpu_before_s) / max(n, 1), 1)
             # leave: even pages navigate away (unload -> Voilà's shutdown beacon), odd ones are
@@ -418,13 +436,13 @@ def format_row(r: ClassResult) -> str:
     def f(x, unit=""):
         return "-" if x is None else f"{x}{unit}"
     return (f"{r.students:>4} {f(r.html_p95_s):>8} {f(r.first_figure_p50_s):>8} {f(r.first_figure_p95_s):>8} {f(r.first_figure_max_s):>8} "
-            f"{r.dead_pages:>5} {r.peak_rss_gib:>8.2f} {r.peak_pss_gib:>8.2f} {f(r.cpu_per_student_s):>7} "
+            f"{r.dead_pages:>5} {r.peak_rss_gib:>8.2f} {r.peak_pss_gib:>8.2f} {f(r.cpu_per_student_s):>7} {f(r.browser_cpu_per_student_s):>7} "
             f"{f(r.slider_p50_ms):>8} "
             f"{f(r.slider_p95_ms):>8} {r.slider_moves:>6} {r.kernels_at_close:>6} {r.kernels_left:>5} "
             f"{f(r.kernels_gone_after_s):>7} {len(r.console_errors):>6} {len(r.foreign_requests):>8}")
 
 
-HEADER = (f"{'N':>4} {'html p95':>8} {'fig p50':>8} {'fig p95':>8} {'fig max':>8} {'dead':>5} {'RSS GiB':>8} {'PSS GiB':>8} {'CPU s/st':>7} "
+HEADER = (f"{'N':>4} {'html p95':>8} {'fig p50':>8} {'fig p95':>8} {'fig max':>8} {'dead':>5} {'RSS GiB':>8} {'PSS GiB':>8} {'CPU s/st':>7} {'brw s/st':>7} "
           f"{'sld p50':>8} {'sld p95':>8} {'moves':>6} {'kern@':>6} {'left':>5} {'gone s':>7} {'errors':>6} "
           f"{'foreign':>8}")
 

@@ -9,10 +9,8 @@ and skip only when it is absent. Servers listen on 127.0.0.1 only.
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import re
-import secrets
 import subprocess
 import sys
 import threading
@@ -270,86 +268,26 @@ def test_refit_queue_drops_tickets_of_dead_kernels_and_is_off_outside_teach(tmp_
 
 
 # --------------------------------------------------------------------------- browser: kernels end
-def _free_port() -> int:
-    import socket
+def _classroom_module():
+    """benchmarks/classroom_load.py: its Server starts `advexplore teach` as a teacher does (the
+    CLI, 127.0.0.1, a token), reads the status API and process tree, and always kills it all."""
+    spec = importlib.util.spec_from_file_location("classroom_load", ROOT / "benchmarks" / "classroom_load.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
-
-class TeachServer:
-    """`advexplore teach` started as a teacher does (the CLI), on 127.0.0.1, always killed."""
-
-    def __init__(self, notebook: str, directory: Path, log: Path, *options: str):
-        import psutil
-
-        self.psutil = psutil
-        self.port, self.token = _free_port(), secrets.token_hex(16)
-        self.base = f"http://127.0.0.1:{self.port}"
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-        self.log = open(log, "w")
-        self.proc = subprocess.Popen([sys.executable, "-m", "advexplore.app", "--dir", str(directory), "teach",
-                                      notebook, "--port", str(self.port), "--token", self.token, "--no-browser",
-                                      *options], stdout=self.log, stderr=subprocess.STDOUT, env=env,
-                                     start_new_session=True)
-        self.seen: dict[int, object] = {}
-
-    def status(self) -> dict:
-        with urllib.request.urlopen(f"{self.base}/advexplore/api/status?token={self.token}", timeout=10) as r:
-            return json.load(r)
-
-    def kernels(self) -> list[dict]:
-        return self.status()["kernels"]
-
-    def tree_pids(self) -> set[int]:
-        try:
-            root = self.psutil.Process(self.proc.pid)
-            procs = [root, *root.children(recursive=True)]
-        except self.psutil.NoSuchProcess:
-            return set()
-        for p in procs:
-            self.seen.setdefault(p.pid, p)
-        return {p.pid for p in procs}
-
-    def wait_ready(self, timeout: float = 600) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"advexplore teach exited ({self.proc.returncode}); see {self.log.name}"
-            try:
-                if self.status()["template"] in ("ready", "off", "failed"):
-                    return
-            except OSError:
-                pass
-            time.sleep(0.5)
-        pytest.fail(f"advexplore teach not ready within {timeout} s")
-
-    def wait_gone(self, kernel_id: str, pid: int, deadline_s: float, what: str) -> float:
-        start = time.monotonic()
-        while time.monotonic() - start < deadline_s:
-            if kernel_id not in {k["id"] for k in self.kernels()} and pid not in self.tree_pids():
-                return time.monotonic() - start
-            time.sleep(0.5)
-        pytest.fail(f"{what}: kernel {kernel_id} (pid {pid}) still alive {deadline_s:.0f} s later; "
-                    f"kernels {self.kernels()}")
-
-    def close(self) -> None:
-        self.tree_pids()
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                pass
-        for p in self.seen.values():
-            try:
-                if p.is_running():
-                    p.kill()
-            except self.psutil.Error:
-                pass
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.log.close()
+def _wait_gone(server, kernel: dict, deadline_s: float, what: str) -> float:
+    """Seconds until `kernel` is out of the server's list and its process out of the tree."""
+    start = time.monotonic()
+    while time.monotonic() - start < deadline_s:
+        listed = {k["id"] for k in server.status()["kernels"]}
+        if kernel["id"] not in listed and kernel["pid"] not in {p.pid for p in server.tree()}:
+            return time.monotonic() - start
+        time.sleep(0.5)
+    pytest.fail(f"{what}: kernel {kernel['id']} (pid {kernel['pid']}) still alive {deadline_s:.0f} s later; "
+                f"kernels {server.status()['kernels']}")
 
 
 @pytest.fixture
@@ -365,16 +303,16 @@ def notebook_copy(tmp_path):
 FIGURE_JS = "() => Array.from(document.querySelectorAll('.js-plotly-plot')).some(el => (el.data || []).length > 0)"
 
 
-def _student_page(browser, server: TeachServer, foreign: list, errors: list):
+def _student_page(browser, server, foreign: list, errors: list):
     page = browser.new_page(viewport={"width": 1300, "height": 900})
     page.on("request", lambda r: None if r.url.startswith((server.base + "/", "blob:" + server.base, "data:", "about:"))
             else foreign.append(r.url))
     page.on("console", lambda m: m.type == "error" and errors.append(m.text))
     page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
-    before = {k["id"] for k in server.kernels()}
+    before = {k["id"] for k in server.status()["kernels"]}
     page.goto(f"{server.base}/?token={server.token}", timeout=300_000)
     page.wait_for_function(FIGURE_JS, timeout=300_000)
-    (kernel,) = [k for k in server.kernels() if k["id"] not in before]
+    (kernel,) = [k for k in server.status()["kernels"] if k["id"] not in before]
     return page, kernel
 
 
@@ -383,46 +321,45 @@ def _student_page(browser, server: TeachServer, foreign: list, errors: list):
 @needs_chromium
 def test_kernels_end_when_students_leave_and_nothing_leaves_127_0_0_1(notebook_copy, tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install -e .[browser])")
+    load = _classroom_module()
     # short timeouts, through the same options a teacher uses
-    server = TeachServer("01", notebook_copy, tmp_path / "teach.log",
-                         "--cull-idle", "6", "--cull-unconnected", "20", "--cull-interval", "2")
+    server = load.Server("01", notebook_copy, ["--cull-idle", "6", "--cull-unconnected", "20", "--cull-interval", "2"],
+                         tmp_path / "teach.log")
     try:
-        server.wait_ready()
-        # 1. a fetch without JavaScript (a crawler, a reload that never connects): the page is
-        #    rendered, its kernel never gets a websocket
+        server.wait_ready(600)
+        # 1. a fetch without JavaScript (a crawler, a reload that never connects): its kernel
+        #    never gets a websocket
         with urllib.request.urlopen(f"{server.base}/?token={server.token}", timeout=300) as r:
             assert r.status == 200 and "results_path" not in r.read().decode()
-        (fetched,) = server.kernels()
+        (fetched,) = server.status()["kernels"]
         assert not fetched["ever_connected"] and fetched["forked"]
         fetched_at = time.monotonic()
         foreign, errors = [], []
         with sync_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                        args=["--no-sandbox", "--disable-background-networking",
-                                              "--disable-component-update", "--disable-sync", "--disable-gpu"])
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=load.CHROMIUM_ARGS)
             try:
-                # 2. a student leaves the page (navigates away / closes the tab): the unload beacon
+                # 2. a student leaves the page (another page, a closed tab): Voilà's unload beacon
                 page, left = _student_page(browser, server, foreign, errors)
                 assert left["connections"] == 1
                 page.goto("about:blank")
-                gone_s = server.wait_gone(left["id"], left["pid"], 20, "page navigated away")
+                gone_s = _wait_gone(server, left, 20, "page navigated away")
                 page.close()
                 # 3. a page whose browser dies (no unload handlers run): the culler
                 page, crashed = _student_page(browser, server, foreign, errors)
                 page.close(run_before_unload=False)
-                culled_s = server.wait_gone(crashed["id"], crashed["pid"], 6 + 2 + 25, "page closed abruptly")
+                culled_s = _wait_gone(server, crashed, 6 + 2 + 25, "page closed abruptly")
             finally:
                 browser.close()
-        server.wait_gone(fetched["id"], fetched["pid"], max(5.0, 20 + 2 + 25 - (time.monotonic() - fetched_at)),
-                         "page fetched but never connected")
-        assert server.kernels() == []
+        _wait_gone(server, fetched, max(5.0, 20 + 2 + 25 - (time.monotonic() - fetched_at)),
+                   "page fetched but never connected")
+        assert server.status()["kernels"] == [] and server.kernel_processes() == []
         assert foreign == [], f"requests to other hosts: {foreign}"
         assert errors == [], f"errors in the browser console: {errors}"
         print(f"kernel gone {gone_s:.1f} s after navigating away, {culled_s:.1f} s after an abrupt close")
     finally:
-        server.close()
+        server.kill()
     assert server.proc.poll() is not None
-    assert not any(p.is_running() for p in server.seen.values() if _is_alive(p))
+    assert not any(_is_alive(p) for p in server.known.values())
 
 
 def _is_alive(p) -> bool:
@@ -433,14 +370,6 @@ def _is_alive(p) -> bool:
 
 
 # --------------------------------------------------------------------------- a small class
-def _classroom_module():
-    spec = importlib.util.spec_from_file_location("classroom_load", ROOT / "benchmarks" / "classroom_load.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.browser
 @pytest.mark.slow
 @needs_chromium

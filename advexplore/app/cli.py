@@ -14,7 +14,6 @@ Runs reuse `advexplore.app.run_notebooks.execute_notebook` (papermill, kernel py
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 from pathlib import Path
 

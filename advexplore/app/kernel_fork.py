@@ -88,10 +88,11 @@ def _die_with_parent() -> None:
         pass
 
 
-def _return_large_blocks_to_the_os() -> None:
-    """Keep blocks of 1 MiB and more mmapped (glibc): a kernel's big, short-lived buffers (the
-    JSON of a figure widget's state carries ~5 MB of plotly.js) go back to the system when
-    freed instead of staying in the kernel's heap for the whole lecture."""
+def return_large_blocks_to_the_os() -> None:
+    """Keep blocks of 1 MiB and more mmapped (glibc): big, short-lived buffers (the JSON of a
+    figure widget's state carries ~5 MB of plotly.js) go back to the system when freed instead
+    of staying in the heap for the whole lecture. glibc otherwise raises its mmap threshold
+    after such a block is freed. Affects only the calling process (and its later forks)."""
     try:
         import ctypes
 
@@ -236,7 +237,7 @@ def serve(socket_path: str, modules: list[str], scout: list[str] = (), scout_tim
     imports), then fork one kernel per request."""
     _die_with_parent()
     if os.environ.get("ADVEXPLORE_KERNEL_MMAP_THRESHOLD", "1") != "0":
-        _return_large_blocks_to_the_os()  # inherited by every forked kernel
+        return_large_blocks_to_the_os()  # inherited by every forked kernel
     started = time.perf_counter()
     failed = []
     for name in modules:

@@ -47,7 +47,7 @@ from tornado.ioloop import PeriodicCallback
 from traitlets import Bool, Integer, List, Unicode, default
 
 if __package__:
-    from .kernel_fork import ForkedProcess, Template, forkable_args, preload_modules
+    from .kernel_fork import ForkedProcess, Template, forkable_args, preload_modules, return_large_blocks_to_the_os
 else:
     # `advexplore teach` runs this file as a script: importing advexplore.app.* would run
     # advexplore/__init__.py, i.e. import torch (~0.2 GiB) into a server that computes nothing.
@@ -58,6 +58,7 @@ else:
     _spec.loader.exec_module(_kernel_fork)
     ForkedProcess, Template = _kernel_fork.ForkedProcess, _kernel_fork.Template
     forkable_args, preload_modules = _kernel_fork.forkable_args, _kernel_fork.preload_modules
+    return_large_blocks_to_the_os = _kernel_fork.return_large_blocks_to_the_os
 
 SHARE = Path(__file__).resolve().parent / "share"
 TEMPLATE = "advexplore"
@@ -104,6 +105,17 @@ class ForkingKernelManager(ServerKernelManager):
             self.kernel_id = self.kernel_id or kernel_id or str(uuid.uuid4())
             self.provisioner = ForkProvisioner(kernel_id=self.kernel_id, kernel_spec=self.kernel_spec, parent=self)
         return await super()._async_pre_start_kernel(**kw)
+
+
+def _remove_refit_folder() -> None:
+    """The refit queue's folder that `advexplore teach` made for this server (tickets, durations)."""
+    import shutil
+    import tempfile
+
+    folder = os.environ.get("ADVEXPLORE_REFIT_DIR", "")
+    if folder and Path(folder).name.startswith("advexplore-refits-") and \
+            Path(folder).resolve().parent == Path(tempfile.gettempdir()).resolve():
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 class TeachKernelManager(AsyncMappingKernelManager):
@@ -170,6 +182,7 @@ class TeachKernelManager(AsyncMappingKernelManager):
         finally:
             if self.template is not None:
                 self.template.stop()
+            _remove_refit_folder()
 
     # -- culling -------------------------------------------------------------------------------
     def initialize_culler(self):
@@ -321,21 +334,8 @@ def make_app_class():
     return TeachVoila
 
 
-def _return_large_blocks_to_the_os() -> None:
-    """glibc raises its mmap threshold after a large block is freed, so the server's big message
-    buffers (a page's widget state holds ~5 MB of plotly.js per figure) end up in the heap and
-    stay in its RSS after the page is gone. A fixed threshold of 1 MiB keeps large blocks
-    mmapped: freed, they go back to the system. Only this (server) process is affected."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD
-    except (OSError, AttributeError):  # not glibc
-        pass
-
-
 def main(argv: list[str] | None = None) -> None:
-    _return_large_blocks_to_the_os()
+    return_large_blocks_to_the_os()  # the server relays each page's widget state (MBs)
     make_app_class().launch_instance(argv=argv)
 
 
