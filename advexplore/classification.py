@@ -243,3 +243,41 @@ def train_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps=
     return adversarial_train(model, x, y, eps=eps, xi=xi, norm=norm, lr=lr, steps=epochs * per_epoch,
                              l1=l1, loss=cross_entropy_loss, attack=attack, clip=clip,
                              batch_size=batch_size, generator=generator, progress=progress)
+
+
+AUTOATTACK_MODES = ("off", "fast", "standard")
+
+
+def robust_accuracies(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, norm="l2", steps: int = 20,
+                      autoattack: str = "fast", clip=UNIT_BOX, generator: torch.Generator | None = None,
+                      batch_size: int = 256) -> dict:
+    """Both attack-based robust accuracies of one model at one ε, with the per-sample correctness
+    behind them (the notebooks 09 and 10 report them side by side):
+    `clean` (n,) bool, right at x_i; `pgd` (n,) bool, robust_correct with PGD-`steps` (one start, δ = 0);
+    `autoattack` (n,) bool, autoattack_correct with version `autoattack` ("fast": APGD-CE,
+    "standard": the full ensemble; "off": None); `both` = pgd & autoattack (a sample either attack
+    breaks is not robust, so this is the tightest of the three); and their means
+    `standard_accuracy`, `pgd_accuracy`, `autoattack_accuracy`, `combined_accuracy` (None when off).
+    Every robust accuracy is an UPPER bound on the true one and at most the standard accuracy;
+    the lower of PGD and AutoAttack is the tighter (usually AutoAttack's). At ε = 0 no attack runs."""
+    check_batch(model, x, y)
+    if autoattack not in AUTOATTACK_MODES:
+        raise ValueError(f"autoattack must be one of {AUTOATTACK_MODES}, got {autoattack!r}")
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            clean = predict(model, x) == y
+    finally:
+        model.train(was_training)
+    if float(check_nonnegative(eps, "eps")) == 0:
+        pgd, aa = clean, (None if autoattack == "off" else clean)
+    else:
+        pgd = robust_correct(model, x, y, eps, norm=norm, steps=steps, clip=clip, generator=generator)
+        aa = None if autoattack == "off" else autoattack_correct(model, x, y, eps, norm=norm, clip=clip,
+                                                                batch_size=batch_size, version=autoattack)
+    both = pgd if aa is None else pgd & aa
+    mean = lambda c: None if c is None else c.float().mean().item()  # noqa: E731
+    return {"clean": clean, "pgd": pgd, "autoattack": aa, "both": both,
+            "standard_accuracy": mean(clean), "pgd_accuracy": mean(pgd), "autoattack_accuracy": mean(aa),
+            "combined_accuracy": mean(both) if aa is not None else None}

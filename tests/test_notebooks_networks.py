@@ -237,6 +237,18 @@ def test_width_notebook(run_notebook):
                 one_step = np.mean((forward(x + eps * g / np.linalg.norm(g, axis=1, keepdims=True)) - y) ** 2)
                 assert standard * (1 - 1e-6) <= r["loss"][key][k] <= upper * (1 + 1e-6)
                 assert r["loss"][key][k] >= 0.99 * one_step
+    # cost: the FLOPs of the matrix products of one training step, by hand (a product of (m×k) and
+    # (k×n) costs 2mkn). Forward F = 2n(d·w + w); a standard step is F, the weight gradients (F again)
+    # and the output layer's input gradient 2nw; an attack step is F and the input gradient through
+    # both layers, 2nw + 2nwd = F; PGD-k from δ = 0 runs k attack steps and scores the last iterate (F).
+    n, d, k, steps = len(y), x.shape[1], 5, 600  # the notebook's defaults n, d, attack_steps; steps as run
+    for key in ("0.0", "0.2"):
+        for i, w in enumerate(widths):
+            f = 2 * n * (d * w + w)
+            standard = 2 * f + 2 * n * w
+            by_hand = standard if key == "0.0" else k * 2 * f + f + standard
+            assert r["flops_per_step"][key][i] == by_hand
+            assert r["flops"][key][i] == steps * by_hand and r["seconds"][key][i] > 0
     # interpolation widths by hand: the first width whose loss is under the threshold
     for key, saved in (("0.0", "interpolation_width_standard"), ("0.2", "interpolation_width_robust")):
         below = [w for w, v in zip(widths, r["loss"][key]) if v <= r["threshold"]]

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from advexplore.classification import (adversarial_accuracy, autoattack_correct, cross_entropy_loss, predict,
-                                       relu_classifier, robust_correct)
+                                       relu_classifier, robust_accuracies, robust_correct)
 from advexplore.pgd import pgd_attack
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -97,6 +97,32 @@ def test_autoattack_equals_the_closed_form_of_a_linear_classifier(norm):
         assert torch.equal(got, exact), version
     assert adversarial_accuracy(net, x, y, eps, norm=norm, clip=None, attack="autoattack") == pytest.approx(
         exact.float().mean().item())
+
+
+@pytest.mark.parametrize("norm", ["l2", "linf"])
+def test_robust_accuracies_of_notebooks_09_and_10_equal_the_closed_form(norm):
+    """robust_accuracies (PGD and AutoAttack side by side, as notebooks 09 and 10 report them):
+    on a linear classifier both per-sample answers are the closed form, each accuracy is the mean
+    of its per-sample answers and at most the standard accuracy; at ε = 0 nothing is attacked."""
+    net, x, y = _linear(classes=3, n=40, seed=2)
+    eps = _eps_away_from_ties(net, x, y, norm)
+    _, exact = _closed_form(net, x, y, eps, norm)
+    assert 0 < exact.sum() < (predict(net, x) == y).sum()  # the attacks must break some right answers
+    r = robust_accuracies(net, x, y, eps, norm=norm, steps=20, autoattack="fast", clip=None,
+                          generator=torch.Generator().manual_seed(0))
+    clean = predict(net, x) == y
+    assert torch.equal(r["clean"], clean) and torch.equal(r["pgd"], exact) and torch.equal(r["autoattack"], exact)
+    assert torch.equal(r["both"], exact)
+    for key, name in (("clean", "standard_accuracy"), ("pgd", "pgd_accuracy"), ("autoattack", "autoattack_accuracy"),
+                      ("both", "combined_accuracy")):
+        assert r[name] == pytest.approx(r[key].float().mean().item()) and r[name] <= clean.float().mean().item()
+    off = robust_accuracies(net, x, y, eps, norm=norm, autoattack="off", clip=None)
+    assert off["autoattack"] is None and off["autoattack_accuracy"] is None and off["combined_accuracy"] is None
+    assert torch.equal(off["both"], off["pgd"])
+    zero = robust_accuracies(net, x, y, 0.0, norm=norm, clip=None)
+    assert torch.equal(zero["pgd"], clean) and torch.equal(zero["autoattack"], clean)
+    with pytest.raises(ValueError, match="autoattack must be one of"):
+        robust_accuracies(net, x, y, eps, autoattack="on")
 
 
 def test_attack_name_is_checked():

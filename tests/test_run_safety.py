@@ -353,7 +353,7 @@ BAD_FLAGS = [  # at least one rejected value for every TrainConfig field
     ("--step-size", "0"), ("--xi", "-1"), ("--lasso", "nan"), ("--epochs", "0"), ("--batch-size", "0"),
     ("--lr", "0"), ("--lr", "inf"), ("--momentum", "-1"), ("--weight-decay", "-1"), ("--milestones", "0.9,0.5"),
     ("--gamma", "-1"), ("--augment", "maybe"), ("--eval-steps", "0"), ("--eval-every", "0"),
-    ("--autoattack", "maybe"), ("--precision", "int8"), ("--channels-last", "maybe"), ("--compile", "maybe"),
+    ("--autoattack", "maybe"), ("--autoattack-version", "full"), ("--autoattack-subset", "-1"), ("--precision", "int8"), ("--channels-last", "maybe"), ("--compile", "maybe"),
     ("--device", "tpu"), ("--seed", "-1"), ("--resume", "maybe"), ("--progress", "maybe"), ("--epochs", "x"),
     ("--milestones", "a,b"),
 ]

@@ -46,11 +46,14 @@ RANGES = {
     "classes": (lambda v: isinstance(v, int) and 0 <= v <= 9, "digits 0..9"),
     "target": (lambda v: v in TARGETS, "one of " + ", ".join(repr(t) for t in TARGETS)),
 }
+WRN_DEPTH = (lambda v: isinstance(v, int) and v >= 10 and (v - 4) % 6 == 0, "6n + 4 with n >= 1 (10, 16, 22, 28, 34)")
+RANGES["wrn_depth"] = WRN_DEPTH  # notebook 10's checkpoints
+# the CPU notebooks' AutoAttack beside PGD (the GPU notebooks' `autoattack` is a bool)
+AUTOATTACK = (lambda v: v in ("off", "fast", "standard"), "one of 'off', 'fast', 'standard'")
 NOTEBOOK_RANGES = {
-    "10_": {"depth": COUNT},  # hidden layers of the classifier (notebook 06 allows 0: the linear model)
-    **{stem: {"depth": (lambda v: isinstance(v, int) and v >= 10 and (v - 4) % 6 == 0,
-                        "6n + 4 with n >= 1 (10, 16, 22, 28, 34)")}
-       for stem in ("fig2_", "gap_wrn", "tables_lasso")},  # notebooks/gpu: WideResNet depth
+    "09_": {"autoattack": AUTOATTACK},
+    "10_": {"depth": COUNT, "autoattack": AUTOATTACK},  # depth: hidden layers (notebook 06 allows 0: the linear model)
+    **{stem: {"depth": WRN_DEPTH} for stem in ("fig2_", "gap_wrn", "tables_lasso")},  # notebooks/gpu: WideResNet depth
 }
 
 

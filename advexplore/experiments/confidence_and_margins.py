@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from .._validate import check_batch, check_nonnegative, check_norm, check_positive_int
-from ..classification import UNIT_BOX, accuracy, adversarial_accuracy, cross_entropy_loss, predict
+from ..classification import UNIT_BOX, accuracy, adversarial_accuracy, cross_entropy_loss, predict, robust_accuracies
 from ..pgd import pgd_attack
 
 
@@ -59,8 +59,8 @@ def boundary_margin(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps_max:
                            clip=clip, generator=generator, random_start=False)
         return predict(model, x + delta) != y
 
-    lo = torch.zeros(n, dtype=x.dtype)
-    hi = torch.full((n,), eps_max, dtype=x.dtype)
+    lo = torch.zeros(n, dtype=x.dtype, device=x.device)
+    hi = torch.full((n,), eps_max, dtype=x.dtype, device=x.device)
     reachable = flips(hi) & correct
     for _ in range(bisections):
         mid = (lo + hi) / 2
@@ -87,7 +87,8 @@ def feature_maps(model: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
 
 def layerwise_jacobian_singular_values(model: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
     """Singular values of the Jacobians ∂h_l/∂x at each sample, for every feature map of
-    `feature_maps`: a list over layers of (n, min(width_l, D)) tensors, descending.
+    `feature_maps`: a list over layers of (n, min(width_l, D)) tensors, descending. A model
+    that is not an nn.Sequential (a WideResNet) gets one "layer", its logits f(x).
 
     The largest is the local Lipschitz constant of x ↦ h_l(x) (L2); their spread says whether
     the map is smooth "uniformly in all directions" (paper 003). Computed exactly with
@@ -95,6 +96,8 @@ def layerwise_jacobian_singular_values(model: nn.Module, x: torch.Tensor) -> lis
     from torch.func import jacrev, vmap
 
     def maps_of_one(xi: torch.Tensor):
+        if not isinstance(model, nn.Sequential):
+            return (model(xi.unsqueeze(0)).squeeze(0),)
         return tuple(h.squeeze(0) for h in feature_maps(model, xi.unsqueeze(0)))
 
     with torch.no_grad():
@@ -159,22 +162,56 @@ class ConfidenceConfig:
     eps_max: float | None = None
     n_test: int = 400
     lipschitz_samples: int = 64
+    autoattack: str = "fast"  # AutoAttack beside PGD: "off", "fast" (APGD-CE), "standard" (full ensemble)
     seed: int = 0
+
+
+def _measure(net: nn.Module, x, y, eps: float, eps_grid: list, eps_max: float, config: ConfidenceConfig,
+             g: torch.Generator) -> tuple[dict, dict]:
+    """confidence_report of `net` at its ε, then robust_accuracies at every ε of eps_grid:
+    ({report}, {"pgd": [...], "autoattack": [...], "combined": [...], "pgd_correct": [...],
+    "autoattack_correct": [...]}), one entry per grid ε (accuracies None when AutoAttack is off)."""
+    net.eval()
+    report = confidence_report(net, x, y, eps, config.norm, eps_max, config.bisections, config.eval_steps,
+                               config.lipschitz_samples, generator=g)
+    report = {k: ({n: t.cpu() for n, t in v.items()} if isinstance(v, dict) else v.cpu() if isinstance(v, torch.Tensor)
+                  else v) for k, v in report.items()}  # per-sample numbers on the CPU (a WRN may run on CUDA)
+    grid = {k: [] for k in ("pgd", "autoattack", "combined", "pgd_correct", "autoattack_correct")}
+    for e in eps_grid:
+        r = robust_accuracies(net, x, y, e, config.norm, config.eval_steps, config.autoattack, generator=g)
+        for key, name in (("pgd", "pgd_accuracy"), ("autoattack", "autoattack_accuracy"),
+                          ("combined", "combined_accuracy"), ("pgd_correct", "pgd"), ("autoattack_correct", "autoattack")):
+            grid[key].append(r[name].cpu() if isinstance(r[name], torch.Tensor) else r[name])
+    return report, grid
+
+
+def _study(eps_grid, eps_max, measured, config, **extra) -> dict:
+    reports, grids = [m[0] for m in measured], [m[1] for m in measured]
+    return {"eps": eps_grid, "eps_max": eps_max, "reports": reports, "adversarial_accuracy": [g["pgd"] for g in grids],
+            **{f"{key}{suffix}": [g[key] for g in grids] for key, suffix in
+               (("autoattack", "_accuracy"), ("combined", "_accuracy"), ("pgd_correct", ""), ("autoattack_correct", ""))},
+            "config": asdict(config), **extra}
+
+
+def _eps_max(config: ConfidenceConfig, eps_grid: list) -> float:
+    return config.eps_max if config.eps_max is not None else 2 * max(max(eps_grid), 1e-3)
 
 
 def confidence_study(task, config: ConfidenceConfig, progress: bool = True) -> dict:
     """Train one net per ε in config.eps_grid (same initialisation and batches), and measure each
-    with `confidence_report` on the test set; also the adversarial accuracy of every net at
-    every ε. Returns {"eps": [...], "reports": [report per trained ε], "adversarial_accuracy":
-    [[acc of net i at ε_j]], "config": dict}."""
+    with `confidence_report` on the test set; also the robust accuracy of every net at every ε,
+    under PGD and under AutoAttack (config.autoattack; robust_accuracies). Returns {"eps": [...],
+    "reports": [report per trained ε], "adversarial_accuracy": [[PGD acc of net i at ε_j]],
+    "autoattack_accuracy": same (entries None when off), "combined_accuracy": same (right under
+    both attacks), "pgd_correct" / "autoattack_correct": [[(n_test,) bool of net i at ε_j]], "config": dict}."""
     from tqdm.auto import tqdm
 
     from ..classification import relu_classifier, train_classifier
 
     eps_grid = [float(e) for e in config.eps_grid]
-    eps_max = config.eps_max if config.eps_max is not None else 2 * max(max(eps_grid), 1e-3)
+    eps_max = _eps_max(config, eps_grid)
     x, y = task.x_test[:config.n_test], task.y_test[:config.n_test]
-    reports, adv = [], []
+    measured = []
     for eps in tqdm(eps_grid, desc="train + measure", unit="net", disable=not progress):
         net = relu_classifier(task.x_train.shape[1:], task.num_classes, config.hidden, config.depth,
                               generator=torch.Generator().manual_seed(config.seed))
@@ -182,18 +219,46 @@ def confidence_study(task, config: ConfidenceConfig, progress: bool = True) -> d
         train_classifier(net, task.x_train, task.y_train, eps=eps, norm=config.norm, epochs=config.epochs,
                          lr=config.lr, batch_size=min(config.batch_size, len(task.y_train)),
                          attack_steps=config.attack_steps, generator=g)
-        net.eval()
-        reports.append(confidence_report(net, x, y, eps, config.norm, eps_max, config.bisections,
-                                         config.eval_steps, config.lipschitz_samples, generator=g))
-        adv.append([adversarial_accuracy(net, x, y, e, config.norm, config.eval_steps, generator=g)
-                    for e in eps_grid])
-    return {"eps": eps_grid, "eps_max": eps_max, "reports": reports, "adversarial_accuracy": adv,
-            "config": asdict(config)}
+        measured.append(_measure(net, x, y, eps, eps_grid, eps_max, config, g))
+    return _study(eps_grid, eps_max, measured, config)
+
+
+def checkpoint_study(checkpoints: list[str], data_dir: str, config: ConfidenceConfig, depth: int = 28,
+                     widen_factor: int = 10, device: str = "auto", progress: bool = True) -> dict:
+    """The study of confidence_study on robust models researchers already have, instead of
+    training: each path of `checkpoints` is a RobustBench-layout WideResNet-depth-widen_factor
+    state dict (WideResNet.from_robustbench), measured on the first config.n_test images of the
+    CIFAR-10 test batch in data_dir. config.eps_grid[k] is the ε net k was trained at (0 for a
+    standard-trained one): its label and the radius of its report; every net is also attacked
+    at every ε of the grid. The first net is the reference of the figure. device "auto": CUDA
+    if there is one (a real WRN on CPU takes long). Same dict as confidence_study, plus
+    "checkpoints" and "dataset"."""
+    from tqdm.auto import tqdm
+
+    from ..data.cifar import load_cifar10
+    from ..gpu.distributed import pick_device
+    from ..models.wrn import WideResNet
+
+    eps_grid = [float(e) for e in config.eps_grid]
+    if not checkpoints or len(checkpoints) != len(eps_grid) or len(set(eps_grid)) != len(eps_grid):
+        raise ValueError(f"eps_grid must give each of the {len(checkpoints)} checkpoint(s) the distinct ε it was "
+                         f"trained at, got eps_grid={eps_grid} for {checkpoints}")
+    dev = pick_device(device)
+    x, y = load_cifar10(data_dir, "test")
+    x, y = x[:config.n_test].to(dev), y[:config.n_test].to(dev)
+    eps_max = _eps_max(config, eps_grid)
+    measured = []
+    for path, eps in tqdm(list(zip(checkpoints, eps_grid)), desc="measure", unit="net", disable=not progress):
+        net = WideResNet.from_robustbench(path, depth, widen_factor).to(dev)
+        g = torch.Generator(device=dev).manual_seed(config.seed + 1)
+        measured.append(_measure(net, x, y, eps, eps_grid, eps_max, config, g))
+    return _study(eps_grid, eps_max, measured, config, checkpoints=list(checkpoints), dataset="cifar10")
 
 
 def summary_rows(study: dict) -> list[dict]:
     """One row per net of a confidence_study (trained at ε_k): eps, standard_accuracy,
-    adversarial_accuracy (list over the study's ε grid), mean_confidence = mean_i max_k p_k(x_i),
+    adversarial_accuracy (PGD), autoattack_accuracy and combined_accuracy (right under both; None
+    entries when AutoAttack is off), each a list over the study's ε grid, mean_confidence = mean_i max_k p_k(x_i),
     median_logit_margin = median_i (f_y − max_{k≠y} f_k)(x_i), median_distance = median_i of the
     attack distance to the boundary (+inf beyond eps_max counts as large), lipschitz and
     uniformity per layer (layerwise_lipschitz). Medians are np.median (the mean of the two middle
@@ -203,6 +268,8 @@ def summary_rows(study: dict) -> list[dict]:
         r = study["reports"][k]
         rows.append(dict(eps=eps, standard_accuracy=r["standard_accuracy"],
                          adversarial_accuracy=list(study["adversarial_accuracy"][k]),
+                         **{key: list(study[key][k]) if key in study else [None] * len(study["eps"])
+                            for key in ("autoattack_accuracy", "combined_accuracy")},  # absent: not measured
                          mean_confidence=float(np.mean(np.asarray(r["confidence"], dtype=float))),
                          median_logit_margin=float(np.median(np.asarray(r["logit_margin"], dtype=float))),
                          median_distance=float(np.median(np.asarray(r["margin"], dtype=float))),

@@ -53,9 +53,11 @@ def lasso_table(norm: str) -> LassoTable:
         raise ValueError(f"norm must be one of {sorted(LASSO_TABLES)} (Table 1: l2, Table 2: linf), got {norm!r}")
     return LASSO_TABLES[norm]
 
-# smoke mode: a WRN-10-1 on a few self-written CIFAR-format images, seconds on a laptop CPU
-SMOKE = dict(depth=10, widen_factor=1, steps=2, eval_steps=2, batch_size=16, eval_subset=16,
-             train_subset=0, test_subset=0, autoattack=False, progress=False)
+# smoke mode: a WRN-10-1 on a few self-written CIFAR-format images, seconds on a laptop CPU;
+# AutoAttack (when the notebook's `autoattack` is on) is its fast version on the first 4 test images
+SMOKE_EVAL = dict(eval_steps=2, test_subset=0, autoattack_version="fast", autoattack_subset=4)
+SMOKE = dict(depth=10, widen_factor=1, steps=2, batch_size=16, eval_subset=16, train_subset=0, progress=False,
+             **SMOKE_EVAL)
 
 
 def prepare_data(data_dir: str, smoke: bool, seed: int = 0, n_train: int = 48, n_test: int = 24) -> str:
@@ -91,16 +93,28 @@ def make_arms(base: dict, arms: dict[str, dict], out_dir: str, smoke: bool) -> d
     return configs
 
 
+def autoattack_label(config: dict) -> str:
+    """How the run's AutoAttack was set: "off", or "<version>" on all test images or
+    "<version>, first <k> images"."""
+    if not config.get("autoattack"):
+        return "off"
+    version, subset = config.get("autoattack_version", "standard"), config.get("autoattack_subset", 0)
+    return version + (f", first {subset} images" if subset else "")
+
+
 def summary_row(results: dict) -> dict:
     """Final numbers of one run in %: std (clean) and adv (PGD-20) accuracy of the best
-    checkpoint, AutoAttack if run, the loss gap and its surrogate, best epoch and cost."""
-    final, cost = results["final"], results["cost"]
+    checkpoint, AutoAttack (None if off or not installed; `autoattack` says how it was set:
+    autoattack_label), the loss gap and its surrogate, best epoch and cost: time, memory, passes
+    and the measured FLOPs per training image and in all (None for a model from disk, which
+    had no training here: checkpoint_results)."""
+    final, cost = results["final"], results["cost"] or {}
     aa = final.get("autoattack_acc")
     return {"std_acc": 100 * final["clean_acc"], "adv_acc": 100 * final["robust_acc"],
-            "autoattack_acc": None if aa is None else 100 * aa, "gap": final["gap"],
-            "surrogate": final["surrogate"], "best_epoch": results["best_epoch"],
-            "seconds": cost["seconds"], "gpu_hours": cost["gpu_hours"], "images_per_s": cost["images_per_s"],
-            "passes_per_image": cost["passes_per_image"], "peak_memory_gb": cost["peak_memory_gb"]}
+            "autoattack_acc": None if aa is None else 100 * aa, "autoattack": autoattack_label(results["config"]),
+            "gap": final["gap"], "surrogate": final["surrogate"], "best_epoch": results["best_epoch"],
+            **{key: cost.get(key) for key in ("seconds", "gpu_hours", "images_per_s", "passes_per_image",
+                                              "peak_memory_gb", "flops_per_image", "train_flops")}}
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:
@@ -137,7 +151,7 @@ def arm_summary(rows: dict[str, dict], arms: list[str]) -> dict[str, dict]:
         summary = {}
         for key, value in runs[0].items():
             values = [r[key] for r in runs]
-            if key in ("seconds", "gpu_hours"):  # what the arm cost: all its runs together
+            if key in ("seconds", "gpu_hours", "train_flops"):  # what the arm cost: all its runs together
                 summary[key] = sum(values)
             elif all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
                 summary[key] = mean_std(values)[0]
@@ -220,3 +234,31 @@ def xi_summary(per_xi: dict[str, dict], xis: list[float]) -> dict[str, dict]:
     xi_label(ξ): the final numbers of Fig. 2 (paper: sd 0.458 / 0.321 with ξ = 1e-3)."""
     return {f"{xi:g}": {k: (per_xi[xi_label(xi)][k], per_xi[xi_label(xi)][k.replace("acc", "sd")])
                         for k in ("std_acc", "adv_acc")} for xi in xis}
+
+
+def checkpoint_results(checkpoint: str, base: dict, smoke: bool) -> dict:
+    """Paper 000's measurements on a robust model researchers already have, without training: a
+    RobustBench-layout WideResNet-depth-widen_factor state dict (WideResNet.from_robustbench)
+    evaluated as the trainer evaluates its best checkpoint: clean and PGD-eval_steps accuracy and
+    loss, the gap and its first-order regulariser on the test set (test_subset), and AutoAttack
+    (autoattack, autoattack_version, autoattack_subset). `base`: TrainConfig fields (depth,
+    widen_factor, data_dir, norm, eps, ...; smoke mode's evaluation settings SMOKE_EVAL on top).
+    Returns a dict shaped like the trainer's results (config, final, history [], best_epoch
+    None, cost None)."""
+    from ..gpu.evaluate import autoattack_accuracy
+    from ..models.wrn import WideResNet
+
+    config = TrainConfig(**{**base, **(SMOKE_EVAL if smoke else {})})
+    device = pick_device(config.device)
+    model = WideResNet.from_robustbench(checkpoint, config.depth, config.widen_factor).to(device)
+    x, y = load_split(config.data_dir, "test", config.test_subset, device)
+    gen = torch.Generator(device=device).manual_seed(config.seed + 12345)
+    final = evaluate(model, x, y, config.eps, config.norm, config.eval_steps, generator=gen)
+    final["autoattack_acc"], final["autoattack_n"] = None, 0
+    if config.autoattack:
+        k = config.autoattack_subset or len(x)
+        final["autoattack_acc"] = autoattack_accuracy(model, x[:k], y[:k], config.eps, config.norm,
+                                                      version=config.autoattack_version)
+        final["autoattack_n"] = 0 if final["autoattack_acc"] is None else len(y[:k])
+    return {"config": {**config.to_dict(), "checkpoint": str(checkpoint)}, "history": [], "best_epoch": None,
+            "final": final, "cost": None}

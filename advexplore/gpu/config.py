@@ -15,7 +15,8 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 # the rule of every field (checked in __post_init__, so the CLI, notebooks and torchrun workers
 # all refuse the same values with the same message)
 _INT_MIN = {"epochs": 1, "batch_size": 1, "steps": 1, "eval_steps": 1, "eval_every": 1, "widen_factor": 1,
-            "train_subset": 0, "test_subset": 0, "eval_subset": 0, "seed": 0}
+            "train_subset": 0, "test_subset": 0, "eval_subset": 0, "autoattack_subset": 0, "seed": 0}
+AUTOATTACK_VERSIONS = ("standard", "fast")
 _FLOAT_MIN = {"eps": 0, "xi": 0, "lasso": 0, "momentum": 0, "weight_decay": 0, "gamma": 0}
 _POSITIVE = ("lr", "beta")
 _BOOLS = ("augment", "autoattack", "channels_last", "compile", "resume", "progress")
@@ -59,7 +60,8 @@ class TrainConfig:
     batch_size is the GLOBAL batch (split over torchrun processes).
     Speed: precision "auto" (bf16 autocast on CUDA, fp32 on CPU), channels_last, compile
     (torch.compile), device "auto"|"cpu"|"cuda". Evaluation: eval_steps (PGD-20), eval_every,
-    autoattack (when the `attacks` extra is installed). Run: out_dir (checkpoints, metrics.jsonl,
+    autoattack (when the `attacks` extra is installed), autoattack_version ("standard": the
+    ensemble; "fast": APGD-CE alone), autoattack_subset (the first test images attacked; 0 = all). Run: out_dir (checkpoints, metrics.jsonl,
     results.json), resume (continue from out_dir/last.pt, only with the settings that wrote it:
     advexplore.gpu.resume.RESUMABLE lists those that may change), seed, progress (tqdm bars).
     """
@@ -92,6 +94,8 @@ class TrainConfig:
     eval_steps: int = 20
     eval_every: int = 1
     autoattack: bool = True
+    autoattack_version: str = "standard"
+    autoattack_subset: int = 0
     precision: str = "auto"
     channels_last: bool = True
     compile: bool = False
@@ -112,7 +116,7 @@ class TrainConfig:
             if isinstance(getattr(self, name), (str, bytes)) or not hasattr(getattr(self, name), "__iter__"):
                 raise ConfigTypeError(name, f"{name} must be a list (got {getattr(self, name)!r})")
         self.frozen = tuple(self.frozen)
-        for name, choices in (("method", METHODS), ("precision", PRECISIONS)):
+        for name, choices in (("method", METHODS), ("precision", PRECISIONS), ("autoattack_version", AUTOATTACK_VERSIONS)):
             if getattr(self, name) not in choices:
                 raise ConfigError(name, f"{name} must be one of {choices} (got {getattr(self, name)!r})")
         if self.device not in ("auto", "cpu", "cuda") and not str(self.device).startswith("cuda:"):

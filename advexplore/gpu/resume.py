@@ -25,6 +25,8 @@ RESUMABLE = {
     "out_dir": "the run folder itself (moved or renamed)",
     "epochs": "more (or fewer) epochs, as long as the epochs of the lr/xi drops stay the same",
     "autoattack": "adds (or drops) the AutoAttack number of the final evaluation",
+    "autoattack_version": "which AutoAttack (standard ensemble or fast APGD-CE) the final evaluation runs",
+    "autoattack_subset": "how many test images the final AutoAttack evaluation attacks",
     "progress": "progress bars",
     "resume": "whether to resume at all",
     "extra": "free-form labels (arm name, repetition)",

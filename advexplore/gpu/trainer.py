@@ -8,7 +8,7 @@ with no host synchronisation (metrics are summed on the device and read once per
 After each epoch: PGD-20 on `eval_subset` test images, best-by-robust-accuracy checkpoint (ties: higher clean accuracy)
 (robust overfitting, Rice et al. 2020), an atomic `last.pt` holding everything a resume needs,
 and one JSON line in metrics.jsonl. At the end: the best weights evaluated on the test set
-(clean, PGD-20 in fp32, AutoAttack if installed) and a cost report, all in results.json.
+(clean, PGD-20 in fp32, AutoAttack if installed) and a cost report (time, memory, FLOPs), all in results.json.
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ from .attack import grad_norm_loss, train_pgd
 from .augment import random_crop_flip
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint
 from .config import TrainConfig
-from .report import CostReport, Timer, passes_per_image, peak_memory_gb
+from .report import CostReport, Timer, passes_per_image, peak_memory_gb, step_flops
 from .data import load_split
 from .distributed import (DistInfo, all_reduce_max, all_reduce_sum, barrier, broadcast_state, epoch_indices,
                           init_distributed)
@@ -260,20 +260,22 @@ class Trainer:
             self.net.load_state_dict(load_checkpoint(best_path, map_location=self.device)["model"])
         broadcast_state(self.net, info)  # every rank evaluates rank 0's best weights
         final = self.evaluate(self.x_test, self.y_test, amp=False)  # fp32 for the reported numbers
-        final["autoattack_acc"] = None
+        final["autoattack_acc"], final["autoattack_n"] = None, 0
         if cfg.autoattack:  # every rank attacks its shard (a rank-0-only run would outlast NCCL's timeout)
-            xs, ys = self.x_test[info.rank::info.world_size], self.y_test[info.rank::info.world_size]
-            acc = autoattack_accuracy(self.net, xs, ys, cfg.eps, cfg.norm)
+            k = cfg.autoattack_subset or len(self.x_test)  # the first k test images
+            xs, ys = self.x_test[:k][info.rank::info.world_size], self.y_test[:k][info.rank::info.world_size]
+            acc = autoattack_accuracy(self.net, xs, ys, cfg.eps, cfg.norm, version=cfg.autoattack_version)
             if acc is not None:
                 counts = torch.tensor([acc * len(ys), len(ys)], dtype=torch.float64, device=self.device)
                 correct, total = all_reduce_sum(counts, info).tolist()
-                final["autoattack_acc"] = correct / total
+                final["autoattack_acc"], final["autoattack_n"] = correct / total, int(total)
         self.net.load_state_dict(last_state)
         peak = all_reduce_max(torch.tensor(peak_memory_gb(self.device), device=self.device), info).item()
         cost = CostReport(device=str(self.device), processes=info.world_size,
                           seconds=self.wall_seconds, train_seconds=self.train_seconds,
                           train_images=self.train_images,
-                          passes_per_image=passes_per_image(cfg.method, cfg.steps, cfg.xi), peak_memory_gb=peak)
+                          passes_per_image=passes_per_image(cfg.method, cfg.steps, cfg.xi), peak_memory_gb=peak,
+                          **step_flops(self))  # after the peak: the measured step runs on a copy
         results = {"config": cfg.to_dict(), "history": self.history, "best_epoch": self.best_epoch,
                    "final": final, "cost": cost.as_dict(), "precision": self.precision,
                    "world_size": info.world_size}

@@ -91,3 +91,41 @@ def update_confidence_figure(fig, study: dict, index: int, reference: int = 0) -
             if "legendgroup" in trace:
                 target.legendgroup = trace.legendgroup
         fig.layout.title.text = _title(study, index, reference)
+
+
+def accuracy_table(rows: list[dict], eps_grid: list[float]) -> go.Figure:
+    """Per net (experiments.confidence_and_margins.summary_rows) and attack ε: standard accuracy,
+    and robust accuracy under PGD, AutoAttack and both attacks (%). Every attack gives an UPPER
+    bound on the robust accuracy; the lower one is the tighter (usually AutoAttack)."""
+    pct = lambda v: "–" if v is None else f"{100 * v:.1f}"  # noqa: E731
+    cells = {"net": [], "attack ε": [], "standard (%)": [], "PGD (%)": [], "AutoAttack (%)": [], "both attacks (%)": []}
+    for row in rows:
+        for j, eps in enumerate(eps_grid):
+            for key, value in (("net", net_label(row["eps"])), ("attack ε", f"{eps:g}"),
+                               ("standard (%)", pct(row["standard_accuracy"])),
+                               ("PGD (%)", pct(row["adversarial_accuracy"][j])),
+                               ("AutoAttack (%)", pct(row["autoattack_accuracy"][j])),
+                               ("both attacks (%)", pct(row["combined_accuracy"][j]))):
+                cells[key].append(value)
+    fig = go.Figure(go.Table(header=dict(values=list(cells), align="left"),
+                             cells=dict(values=list(cells.values()), align="left")))
+    title = ("Accuracy under attack: PGD and AutoAttack both give UPPER bounds on the robust accuracy;<br>"
+             "the lower is the tighter (usually AutoAttack; – = AutoAttack off), both attacks = right under each")
+    return apply_style(fig, title, height=160 + 28 * len(cells["net"]))
+
+
+def single_net_figure(study: dict) -> go.Figure:
+    """confidence_figure of a study holding one net (e.g. one checkpoint), without a comparison."""
+    fig = confidence_figure(study, 0, 0)
+    fig.data = fig.data[:len(fig.data) // 2]  # the same net was drawn twice, as reference and as compared
+    acc = study["adversarial_accuracy"][0][0]
+    fig.layout.title.text = (f"<b>{summary_line(study, 0)}</b><br><sup>adv. acc at ε = {study['eps'][0]:g}: "
+                             f"{100 * acc:.1f} % (PGD: an upper bound on robust accuracy)</sup>")
+    return fig
+
+
+def study_figure(study: dict) -> go.Figure:
+    """The static figure of notebook 10: the last net against the first, or the net alone."""
+    if len(study["eps"]) == 1:
+        return single_net_figure(study)
+    return confidence_figure(study, len(study["eps"]) - 1)

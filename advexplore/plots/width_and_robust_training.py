@@ -21,3 +21,20 @@ def width_figure(sweep: dict, threshold: float | None = None, title: str | None 
     losses = [v for eps in sweep["eps_values"] for v in sweep["loss"][eps]] + [threshold]
     fig.update_yaxes(title_text="training loss (mean squared)", **log_axis(losses, pixels=250))
     return apply_style(fig, title or "Robust interpolation needs more width (paper 001)")
+
+
+def cost_table(sweep: dict) -> go.Figure:
+    """What each run of width_sweep cost: FLOPs of one training step and of the run (count_flops:
+    matrix products forward, backward and in the attack) beside the wall time."""
+    cols = {"ε": [], "width": [], "FLOPs per step": [], "FLOPs per run": [], "wall time (s)": []}
+    for eps in sweep["eps_values"]:
+        for k, width in enumerate(sweep["widths"]):
+            for key, value in (("ε", f"{eps:g}" + (" (standard)" if eps == 0 else " (PGD)")), ("width", str(width)),
+                               ("FLOPs per step", f"{sweep['flops_per_step'][eps][k]:.3g}"),
+                               ("FLOPs per run", f"{sweep['flops'][eps][k]:.3g}"),
+                               ("wall time (s)", f"{sweep['seconds'][eps][k]:.2f}")):
+                cols[key].append(value)
+    fig = go.Figure(go.Table(header=dict(values=list(cols), align="left"),
+                             cells=dict(values=list(cols.values()), align="left")))
+    return apply_style(fig, "Cost of each training run (FLOPs measured, wall time on this machine)",
+                       height=130 + 28 * len(cols["ε"]))
