@@ -3,18 +3,18 @@
 The exact linear theory lives at the top level:
 adversarial_risk, surrogate_risk, robust_optimum, surrogate_attack, gaussian_data.
 """
-from .attacks import input_gradient, squared_loss, surrogate_attack
+from .attacks import NORMS, dual_norm, input_gradient, squared_loss, surrogate_attack
 from .data import gaussian_data
 from .linear_risk import (
     C0,
     adversarial_risk,
     dimensional_effect,
-    dual_norm,
     residual_scale,
     surrogate_risk,
 )
 from .robust_optimum import robust_optimum, robust_threshold
 from .bounds import certified_max_loss, exhaustive_attack_2d, lipschitz_upper_bound
+from .exact import exact_max_loss
 from .models import MLP, TwoLayerNet
 from .pgd import pgd_attack
 from .regularized import adversarial_gap, regularized_risk, regularized_train
@@ -25,6 +25,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "C0",
+    "NORMS",
     "TrainHistory",
     "adversarial_train",
     "linear_sweep",
@@ -40,6 +41,7 @@ __all__ = [
     "adversarial_risk",
     "dimensional_effect",
     "dual_norm",
+    "exact_max_loss",
     "gaussian_data",
     "input_gradient",
     "residual_scale",

@@ -5,6 +5,7 @@ For θ ∈ R^d the residual r = θᵀx − y is N(0, s²) with s² = ‖θ−θ0
 every risk below is a function of (s, ‖θ‖) only: a one-dimensional computation.
 
 Used in notebooks/01_linear_adversarial_risk.ipynb and every linear experiment.
+Paper: Xing, Song & Cheng, AISTATS 2021, arXiv:2008.06631; derivations in docs/theory.md §1–3.
 """
 from __future__ import annotations
 
@@ -19,8 +20,10 @@ from ._validate import (
     check_nonnegative,
     check_norm,
     check_same_last_dim,
+    check_scalar,
     check_vector,
 )
+from .attacks import dual_norm  # ‖θ‖_*: ‖θ‖₂ for L2 attacks, ‖θ‖₁ for L∞ attacks
 
 C0 = math.sqrt(2.0 / math.pi)  # E|Z| for Z ~ N(0, 1)
 
@@ -30,11 +33,6 @@ def sigma_norm_sq(v: torch.Tensor, cov: torch.Tensor | None) -> torch.Tensor:
     if cov is None:
         return (v * v).sum(-1)
     return torch.einsum("...i,ij,...j->...", v, cov, v)
-
-
-def dual_norm(theta: torch.Tensor, norm: str) -> torch.Tensor:
-    """The norm dual to the attack's ball: ‖θ‖₂ for L2 attacks, ‖θ‖₁ for L∞ attacks."""
-    return theta.norm(p=2, dim=-1) if norm == "l2" else theta.abs().sum(-1)
 
 
 def _prepare(theta, theta0, eps, sigma2, cov, norm, theta_name="theta"):
@@ -126,6 +124,7 @@ def surrogate_risk(theta, theta0, eps, xi, sigma2=1.0, cov=None, norm="l2",
     the broadcast batch shape (no autograd: quadrature runs in numpy).
     """
     theta, theta0, eps, sigma2, cov, norm = _prepare(theta, theta0, eps, sigma2, cov, norm)
+    rtol = check_scalar(rtol, "rtol", strict=True)
     xi_t = check_nonnegative(xi, "xi")
     if xi_t.dim() != 0:
         raise ValueError(f"xi must be a single number, got shape {tuple(xi_t.shape)}")

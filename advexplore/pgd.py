@@ -1,7 +1,7 @@
 """Projected gradient ascent on the loss over the ε-ball (PGD, Madry et al. 2018): the standard
 inner maximiser for networks, with random restarts. Its loss is a LOWER bound on the inner max.
 
-Same contract as `advexplore.attacks.surrogate_attack`: returns δ with x's shape, leaves the
+Follows the attack contract `advexplore.attacks.Attack`: returns δ with x's shape, leaves the
 model's train/eval mode and its parameters' .grad as found, never modifies x.
 """
 from __future__ import annotations
@@ -9,13 +9,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._validate import check_nonnegative, check_norm, check_positive_int
-from .attacks import Loss, _check_batch, clip_perturbation, input_gradient, per_sample_loss
-
-
-def _per_sample_norm(t: torch.Tensor) -> torch.Tensor:
-    """‖t_i‖₂ over all but the batch dimension, shaped (n, 1, …, 1) to broadcast against t."""
-    return t.flatten(1).norm(dim=1).reshape(-1, *([1] * (t.dim() - 1)))
+from ._validate import check_batch, check_nonnegative, check_norm, check_positive_int
+from .attacks import (Loss, ascent_direction, clip_perturbation, dual_norm, input_gradient,
+                      loss_and_input_gradient, per_sample_loss, surrogate_factor)
 
 
 def random_ball_point(x: torch.Tensor, eps: torch.Tensor, norm: str, generator) -> torch.Tensor:
@@ -29,35 +25,16 @@ def random_ball_point(x: torch.Tensor, eps: torch.Tensor, norm: str, generator) 
     dim = x[0].numel()
     u = torch.rand(x.shape[0], **where).to(x.device)
     radius = u.pow(1.0 / dim).reshape(-1, *([1] * (x.dim() - 1)))
-    return eps * radius * noise / _per_sample_norm(noise).clamp_min(1e-30)
+    # ‖·‖₂ per sample (the L2 norm is its own dual), shaped (n, 1, …) to broadcast against x
+    return eps * radius * noise / dual_norm(noise, "l2", start_dim=1, keepdim=True).clamp_min(1e-30)
 
 
 def project_to_ball(delta: torch.Tensor, eps: torch.Tensor, norm: str) -> torch.Tensor:
     """Euclidean projection onto the ε-ball of the chosen norm."""
     if norm == "linf":
         return torch.maximum(torch.minimum(delta, eps), -eps)
-    scale = eps / _per_sample_norm(delta).clamp_min(1e-30)
+    scale = eps / dual_norm(delta, "l2", start_dim=1, keepdim=True).clamp_min(1e-30)  # ‖δ_i‖₂, (n, 1, …)
     return delta * scale.clamp(max=1.0)
-
-
-def ascent_direction(g: torch.Tensor, norm: str) -> torch.Tensor:
-    """Steepest ascent for a unit step: g/‖g‖₂ (L2; 0 where g = 0) or sign(g) (L∞)."""
-    if norm == "linf":
-        return torch.sign(g)
-    gn = _per_sample_norm(g)
-    return torch.where(gn > 0, g / gn.clamp_min(1e-30), torch.zeros_like(g))
-
-
-def surrogate_shrink(g: torch.Tensor, xi: float, norm="l2") -> torch.Tensor:
-    """The factor of A_{ε,ξ} (paper 002 §2.1): ‖g‖/√(‖g‖²+ξ²) (L2, shape (n, 1, …)) or
-    |g_i|/(|g_i|+ξ) (L∞, g's shape); g = ∂l/∂x at the clean x. ξ = 0 gives 1 (0 where g = 0)."""
-    norm = check_norm(norm)
-    if xi == 0:
-        return torch.ones_like(g) if norm == "linf" else torch.ones_like(_per_sample_norm(g))
-    if norm == "linf":
-        return g.abs() / (g.abs() + xi)
-    gn = _per_sample_norm(g)
-    return gn / torch.sqrt(gn * gn + xi * xi)
 
 
 def pgd_attack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, norm="l2", steps: int = 10,
@@ -102,7 +79,7 @@ def pgd_attack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, norm="l2
         >>> attacked = squared_loss(model(x + delta), y)
     """
     norm = check_norm(norm)
-    eps_b = _check_batch(x, y, eps)  # () or (n, 1, …)
+    eps_b = check_batch(model, x, y, eps)  # () or (n, 1, …)
     steps = check_positive_int(steps, "steps")
     restarts = check_positive_int(restarts, "restarts")
     xi = float(check_nonnegative(xi, "xi"))
@@ -120,20 +97,21 @@ def pgd_attack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, norm="l2
         delta = random_ball_point(x, eps_b, norm, generator) if start_random else torch.zeros_like(x)
         delta = clip_perturbation(x, delta, clip)
         for step in range(steps + 1):
-            delta = delta.detach().requires_grad_(True)
-            with torch.enable_grad():
-                values = per_sample_loss(model, x + delta, y, loss)  # (n,)
-                grad = torch.autograd.grad(values.sum(), delta)[0] if step < steps else None
-            values = values.detach().float()
+            if step < steps:  # ∂l/∂(x + δ) = ∂l/∂δ
+                _, values, grad = loss_and_input_gradient(model, x + delta, y, loss)  # (n,), x's shape
+            else:  # the last iterate is only scored
+                with torch.no_grad():
+                    values = per_sample_loss(model, x + delta, y, loss)
+            values = values.float()
             better = values > best_loss
             best_loss = torch.where(better, values, best_loss)
             mask = better.reshape(-1, *([1] * (x.dim() - 1)))
-            best_delta = torch.where(mask, delta.detach(), best_delta)
-            if grad is None:
+            best_delta = torch.where(mask, delta, best_delta)
+            if step == steps:
                 break
-            delta = project_to_ball(delta.detach() + alpha * ascent_direction(grad.to(x.dtype), norm), eps_b, norm)
+            delta = project_to_ball(delta + alpha * ascent_direction(grad.to(x.dtype), norm), eps_b, norm)
             delta = clip_perturbation(x, delta, clip)
     if xi > 0:
         g0 = input_gradient(model, x, y, loss).to(x.dtype)
-        best_delta = clip_perturbation(x, surrogate_shrink(g0, xi, norm) * best_delta, clip)
+        best_delta = clip_perturbation(x, surrogate_factor(g0, xi, norm) * best_delta, clip)
     return best_delta.detach()

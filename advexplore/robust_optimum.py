@@ -16,6 +16,7 @@ exactly by reducing the d-dimensional problem to a one-dimensional root:
 subgradient condition at θ = 0 (Prop. 1, Thm 9's condition ε < √π‖θ0‖/(√2 v)).
 
 Used in notebooks/01_linear_adversarial_risk.ipynb and the linear experiments.
+Derivations (paper 002, arXiv:2008.06631): docs/theory.md §2.3–2.4.
 """
 from __future__ import annotations
 
@@ -73,7 +74,7 @@ def robust_optimum(theta0, eps, sigma2=1.0, cov=None, norm="l2"):
     out_dtype = theta0.dtype if isinstance(theta0, torch.Tensor) and theta0.is_floating_point() \
         else torch.float64
     th0, s2, cov, norm = _prepare(theta0, sigma2, cov, norm)
-    eps = check_nonnegative(eps, "eps", dtype=torch.float64)
+    eps = check_nonnegative(eps, "eps", dtype=torch.float64, empty_ok=False)
     batch = eps.shape
     e = eps.reshape(-1).cpu().numpy()
     a0 = th0.cpu().numpy()

@@ -7,7 +7,7 @@ so with r̃_i = r_i + θᵀδ_i the gradient of (1/n)Σ(θᵀx̃_i − y_i)² at
 (2/n)(Xᵀr̃ + Σ_i r̃_i δ_i) — no attacked copy of the data is needed for L2, and each dataset is
 read once per step for all its models (batched matrix products).
 Every member follows exactly the iterates of `adversarial_train` on nn.Linear(d, 1, bias=False).
-Used in notebooks 03–05 and benchmarks/sweep.py.
+Used in notebooks 03–05 and benchmarks/sweep.py. Derivation: docs/theory.md §4.
 """
 from __future__ import annotations
 

@@ -40,7 +40,13 @@ if ! "$PY" -c "import torch" >/dev/null 2>&1; then
   fi
 fi
 echo "[install] installing advexplore[$EXTRAS] (about 1-2 minutes on a fresh venv)"
-"$PY" -m pip install --quiet -e ".[$EXTRAS]"
+# Pin the torch now installed (the CPU wheel, or the user's CUDA build): no extra may swap it.
+constraint="$VENV/.advexplore-torch-constraint.txt"
+: > "$constraint"
+if "$PY" -c "import torch" >/dev/null 2>&1; then
+  echo "torch==$("$PY" -c 'import torch; print(torch.__version__)')" > "$constraint"
+fi
+"$PY" -m pip install --quiet -c "$constraint" -e ".[$EXTRAS]"
 # The python3 kernel that papermill and JupyterLab use must be this venv's.
 "$PY" -m ipykernel install --prefix "$VENV" --name python3 --display-name "Python 3 (advexplore)" >/dev/null
 echo "$key" > "$stamp"

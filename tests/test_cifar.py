@@ -49,3 +49,17 @@ def test_load_task_reads_a_cifar_directory(tmp_path):
     save_cifar10_batches(tmp_path / "cifar-10-batches-py", x[:5], y[:5], "test")
     task = load_task(str(tmp_path))
     assert task.name == "cifar10"
+
+
+@pytest.mark.parametrize("rows,labels,pattern", [
+    (0, [], "holds no images"),
+    (2, [0.5, 1.0], r"non-integer labels \(dtype float64, first 0.5\)"),
+    (2, [0, 11], r"1 label\(s\) outside 0..9 \(first 11 at index 1\)"),
+    (3, [-1, 0, 3], r"1 label\(s\) outside 0..9 \(first -1 at index 0\)"),
+    (2, [0], r"labels of shape \(1,\)"),
+])
+def test_empty_batches_and_bad_labels_are_refused_naming_the_file(tmp_path, rows, labels, pattern):
+    with open(tmp_path / "data_batch_1", "wb") as fh:
+        pickle.dump({b"data": np.zeros((rows, 3072), np.uint8), b"labels": labels}, fh)
+    with pytest.raises(DataFormatError, match="data_batch_1.*" + pattern):
+        load_cifar10(tmp_path, "train")

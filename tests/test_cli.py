@@ -11,6 +11,7 @@ import pytest
 from advexplore.app import cli
 
 DATA = Path(__file__).resolve().parent / "data"
+ROOT = DATA.parents[1]
 TINY = DATA / "tiny_params.ipynb"
 
 
@@ -173,3 +174,96 @@ def test_export_notebook_figures_from_outputs(tmp_path):
     paths = export_notebook_figures(nb, tmp_path, formats=("svg",))
     assert [p.name for p in paths] == ["cell01_0_export_check.svg"]
     assert "<svg" in paths[0].read_text()
+
+
+# ---------------------------------------------------------------- value ranges and failed runs
+@pytest.mark.parametrize("argv,message", [
+    (["--dir", str(DATA), "run", "tiny_params", "-p", "n", "0"],
+     "parameter 'n' of tiny_params.ipynb must be an integer >= 1, got 0"),
+    (["--dir", str(DATA), "run", "tiny_params", "-p", "ns", "[1, -2]"],
+     "parameter 'ns' of tiny_params.ipynb must be an integer >= 1, got -2 (in [1, -2])"),
+    (["run", "01", "-p", "d", "0"], "parameter 'd' of 01_linear_adversarial_risk.ipynb must be an integer >= 1"),
+    (["run", "01", "-p", "eps", "nan"], "parameter 'eps' of 01_linear_adversarial_risk.ipynb must be a finite number >= 0, got nan"),
+    (["run", "01", "-p", "norm", "l1"], "must be 'l2' or 'linf', got 'l1'"),
+    (["run", "02", "-p", "lr", "0"], "parameter 'lr' of 02_surrogate_smoothing.ipynb must be a finite number > 0"),
+    (["--dir", str(DATA), "sweep", "tiny_params", "--grid", "n=1,0"], "parameter 'n' of tiny_params.ipynb must be"),
+])
+def test_values_out_of_range_are_refused_before_a_kernel_starts(tmp_path, capsys, argv, message):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv + ["--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not any(tmp_path.iterdir()), "nothing may run when a value is out of range"
+
+
+def test_every_range_names_a_real_parameter_and_every_default_is_in_range():
+    from advexplore.app.params import NOTEBOOK_RANGES, RANGES, check_range
+    from advexplore.app.run_notebooks import NOTEBOOK_DIR
+
+    notebooks = cli.list_notebooks() + sorted((NOTEBOOK_DIR / "gpu").glob("*.ipynb"))
+    declared = {}
+    for nb in notebooks:
+        for name, p in cli.notebook_parameters(nb).items():
+            declared.setdefault(name, []).append(nb)
+            check_range(nb, name, cli.parse_value(name, p["default"].strip('"'), p["type"]))  # defaults pass
+    assert set(RANGES) <= set(declared), set(RANGES) - set(declared)
+    for prefix, rules in NOTEBOOK_RANGES.items():
+        matching = [nb for nb in notebooks if nb.stem.startswith(prefix)]
+        assert matching and all(name in cli.notebook_parameters(nb) for nb in matching for name in rules), prefix
+
+
+def test_sweep_rows_and_table_carry_a_failed_runs_error():
+    records = [{"parameters": {"a": 1.0}, "status": "ok", "error": "", "seconds": 1.0, "results": {"value": 2.0}},
+               {"parameters": {"a": 2.0}, "status": "failed", "error": "ZeroDivisionError: division by zero",
+                "seconds": 0.5, "results": {}}]
+    rows = cli.summary_rows(records)
+    assert [r["error"] for r in rows] == ["", "ZeroDivisionError: division by zero"]
+    table = cli.format_table(rows)
+    assert table.splitlines()[0].split()[:3] == ["a", "status", "error"]
+    assert "failed  ZeroDivisionError: division by zero" in table
+
+
+@pytest.mark.notebook
+def test_a_failing_run_reports_the_kernels_exception(tmp_path):
+    from advexplore.app.run_notebooks import execute_notebook
+
+    record = execute_notebook(TINY, tmp_path, {"ns": [1, "x"]})  # sum([1, "x"]) fails in the kernel
+    assert record["status"] == "failed"
+    assert record["error"] == "TypeError: unsupported operand type(s) for +: 'int' and 'str'"
+    assert cli.summary_rows([{**record, "parameters": {"ns": [1, "x"]}}])[0]["error"] == record["error"]
+
+
+def test_list_values_show_their_syntax(capsys):
+    """`-p ns 30,100` is refused with the way a list is written; `advexplore list` shows it too."""
+    with pytest.raises(SystemExit):
+        cli.main(["--dir", str(DATA), "run", "tiny_params", "-p", "ns", "30,100"])
+    assert '-p ns "[30, 100]"' in capsys.readouterr().err
+    cli.main(["--dir", str(DATA), "list"])
+    assert any(line.strip().startswith("ns: list") and '-p ns "[30, 100]"' in line
+               for line in capsys.readouterr().out.splitlines())
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("value,message", [
+    (2.5, "parameter 'd' of 01_linear_adversarial_risk expects type int, got 2.5 (float)"),
+    (0, "parameter 'd' of 01_linear_adversarial_risk must be an integer >= 1, got 0"),
+])
+def test_plain_papermill_gets_the_same_parameter_errors(tmp_path, value, message):
+    """Every notebook checks its parameters right after papermill's injected cell, so a user who
+    runs papermill directly is refused as `advexplore run` would refuse (before any computing)."""
+    import papermill as pm
+
+    notebook = ROOT / "notebooks" / "01_linear_adversarial_risk.ipynb"
+    with pytest.raises(pm.PapermillExecutionError) as info:
+        pm.execute_notebook(str(notebook), str(tmp_path / "out.ipynb"), kernel_name="python3", progress_bar=False,
+                            parameters={"interactive": False, "d": value}, cwd=str(notebook.parent))
+    assert info.value.ename == "ParameterError" and message in info.value.evalue
+
+
+def test_every_notebook_checks_its_parameters_after_the_parameters_cell():
+    import json
+
+    for nb_path in sorted((ROOT / "notebooks").rglob("*.ipynb")):
+        cells = json.loads(nb_path.read_text())["cells"]
+        i = next(k for k, c in enumerate(cells) if "parameters" in c.get("metadata", {}).get("tags", []))
+        assert f'check_parameters(globals(), "{nb_path.stem}")' in "".join(cells[i + 1]["source"]), nb_path

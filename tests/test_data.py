@@ -159,3 +159,17 @@ def test_task_reads_a_cifar10_directory(tmp_path):
     assert task.name == "cifar10" and task.pixels == 3072
     assert task.y_train.tolist() == [0, 1] and task.y_test.tolist() == [0, 1]
     assert load_task(str(folder)).x_test.shape == (6, 3, 32, 32)
+
+
+def test_mnist_labels_outside_0_to_9_and_empty_files_are_refused(tmp_path, tiny_mnist):
+    images, labels = tiny_mnist
+    bad = labels.copy()
+    bad[2] = 200  # a uint8 label of 200 would otherwise make a 201-class problem
+    _write_mnist(tmp_path, images, bad)
+    with pytest.raises(DataFormatError, match=r"train-labels-idx1-ubyte: 1 label\(s\) outside 0..9 \(first 200 at index 2\)"):
+        load_mnist(tmp_path, "train")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    _write_mnist(empty, images[:0], labels[:0])
+    with pytest.raises(DataFormatError, match="train-images-idx3-ubyte holds no images"):
+        load_mnist(empty, "train")

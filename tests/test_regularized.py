@@ -60,7 +60,7 @@ def test_two_layer_relu_gap_between_regularised_and_adversarial_risk_grows_with_
     x, y = gaussian_data(200, torch.tensor([1.0, -1.0], dtype=torch.float64), generator=gen(3))
     eps = torch.tensor([0.0, 0.25, 0.5, 1.0], dtype=torch.float64)
     exhaustive, _ = exhaustive_max_loss(net, x, y, eps, shells_per_eps=16, points_per_shell=180)
-    adversarial = exhaustive.mean(dim=1)  # ≈ exact inner max (d = 2)
+    adversarial = exhaustive.mean(dim=1)  # dense grid search (d = 2): a lower bound, close to the inner max
     regularized = regularized_risk(net, x, y, eps, omega)
     gap = (regularized - adversarial).abs()
     assert gap[0] < 1e-10  # ε = 0: both are the standard risk
@@ -98,7 +98,7 @@ def test_regularized_training_of_a_linear_model_reaches_the_robust_optimum():
     theta_star, risk_star = robust_optimum(theta0, 0.5)
     theta = model.layers[0].weight[0].detach()
     assert (theta - theta_star).norm() < 0.05  # sampling error of order 1/√n
-    assert history["cost"]["forward"] == 400 and history["cost"]["backward"] == 400
+    assert history.cost["forward"] == 400 and history.cost["backward"] == 400
     assert abs(adversarial_risk(theta, theta0, 0.5) - risk_star) < 0.01
 
 

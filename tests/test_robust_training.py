@@ -185,25 +185,41 @@ def test_cli_trains_from_flags(smoke_dir, tmp_path, capsys):
     assert printed["robust_acc"] == saved["final"]["robust_acc"]
 
 
-def test_autoattack_path_with_a_stand_in_package(smoke_dir, tmp_path, monkeypatch):
-    """The optional `autoattack` package is not installed here; a stand-in with its API whose
-    'attack' returns x unchanged must give the clean accuracy of the same checkpoint."""
-    import sys
-    import types
+def test_autoattack_path_with_a_stand_in_attack(smoke_dir, tmp_path, monkeypatch):
+    """The trainer's final AutoAttack evaluation, wired through autoattack_correct (ART itself is
+    tested against closed forms in test_robust_accuracy.py; the real ensemble on CIFAR images
+    would take minutes here): a stand-in that breaks nothing must give the clean accuracy."""
+    import importlib
+
+    from advexplore.classification import predict
+
+    evaluate_module = importlib.import_module("advexplore.gpu.evaluate")  # the package re-exports a function of that name
 
     calls = []
 
-    class AutoAttack:
-        def __init__(self, model, norm, eps, version, device, verbose):
-            calls.append((norm, eps, version))
+    def stand_in(model, x, y, eps, norm, clip, batch_size, version):
+        calls.append((norm, eps, clip, x.dtype, version, len(x)))
+        was_training = model.training
+        model.eval()  # as the real one: BatchNorm with its running statistics
+        correct = predict(model, x) == y
+        model.train(was_training)
+        return correct
 
-        def run_standard_evaluation(self, x, y, bs):
-            return x
-
-    monkeypatch.setitem(sys.modules, "autoattack", types.SimpleNamespace(AutoAttack=AutoAttack))
+    monkeypatch.setattr(evaluate_module, "autoattack_correct", stand_in)
     results = train(tiny(smoke_dir, tmp_path / "aa", epochs=1, autoattack=True, norm="linf", eps=8 / 255))
-    assert calls == [("Linf", 8 / 255, "standard")]
+    assert calls == [("linf", 8 / 255, (0.0, 1.0), torch.float32, "standard", 16)]  # the whole test set
     assert results["final"]["autoattack_acc"] == pytest.approx(results["final"]["clean_acc"])
+    assert results["final"]["autoattack_n"] == 16
+    # the fast version on the first 5 test images (smoke mode's setting): their clean accuracy, by hand
+    calls.clear()
+    results = train(tiny(smoke_dir, tmp_path / "aa5", epochs=1, autoattack=True, autoattack_version="fast",
+                         autoattack_subset=5))
+    assert calls == [("l2", 0.5, (0.0, 1.0), torch.float32, "fast", 5)]
+    model = Trainer(tiny(smoke_dir, tmp_path / "rebuilt", epochs=1)).net
+    model.load_state_dict(load_checkpoint(tmp_path / "aa5" / "best.pt")["model"])
+    x, y = load_cifar10(smoke_dir, "test")
+    assert results["final"]["autoattack_n"] == 5
+    assert results["final"]["autoattack_acc"] == pytest.approx((predict(model.eval(), x[:5]) == y[:5]).float().mean().item())
 
 
 def _two_rank_worker(rank, port, smoke_dir, tmp_dir, outcome_dir):
@@ -323,3 +339,42 @@ def test_repeat_arms_and_arm_summary_reject_bad_input():
         repeat_arms({"a": {}}, 0)
     with pytest.raises(ValueError, match="no runs of arm 'b'"):
         arm_summary({"a rep 0": {"std_acc": 1.0, "adv_acc": 1.0}}, ["b"])
+
+
+def test_cost_report_flops_of_one_step_counted_by_hand(smoke_dir, tmp_path):
+    """The cost report's FLOPs per training step (report.step_flops: the trainer's own step on a
+    copy, under count_flops) against the pieces counted here with count_flops on plain torch calls:
+    C = forward + backward to the weights (a standard step), A = forward + input gradient (one
+    attack step, eval mode). PGD-k = k·A + C exactly, so about (k + 1) standard steps; the
+    gradient-norm surrogate's double backward costs more than a standard step; frozen parts
+    skip their weight gradients."""
+    from advexplore.cost import count_flops
+    from advexplore.gpu.trainer import build_model
+
+    k, b = 2, 16
+    x, y = load_cifar10(smoke_dir, "train")
+    x, y = x[:b], y[:b]  # the images step_flops takes: the first rank batch of the training set
+
+    def standard_step(frozen=()):
+        model = build_model(tiny(smoke_dir, tmp_path / "by_hand", frozen=frozen)).train()
+        with count_flops() as cost:
+            F.cross_entropy(model(x), y).backward()
+        return cost.flops
+
+    model = build_model(tiny(smoke_dir, tmp_path / "by_hand")).eval()
+    delta = torch.zeros_like(x, requires_grad=True)
+    with count_flops() as attack_step:
+        torch.autograd.grad(F.cross_entropy(model(x + delta), y), delta)
+    clean, frozen, a = standard_step(), standard_step(("conv1", "block1")), attack_step.flops
+    costs = {}
+    for name, changes in {"pgd": {}, "clean": {"method": "clean"}, "grad_norm": {"method": "grad_norm"},
+                          "frozen": {"frozen": ("conv1", "block1")}}.items():
+        costs[name] = train(tiny(smoke_dir, tmp_path / name, epochs=1, steps=k, **changes))["cost"]
+    assert costs["clean"]["flops_per_step"] == clean > 0 and costs["clean"]["step_images"] == b
+    assert costs["pgd"]["flops_per_step"] == k * a + clean
+    assert costs["frozen"]["flops_per_step"] == k * a + frozen < costs["pgd"]["flops_per_step"]
+    assert (k + 1) / 2 < costs["pgd"]["flops_per_step"] / clean < k + 1  # an attack step: forward + input gradient
+    assert costs["grad_norm"]["flops_per_step"] > clean  # a double backward is not one pass
+    for cost in costs.values():  # per image and in all: 48 training images, one epoch
+        assert cost["flops_per_image"] == pytest.approx(cost["flops_per_step"] / b)
+        assert cost["train_images"] == 48 and cost["train_flops"] == pytest.approx(48 * cost["flops_per_image"])

@@ -95,10 +95,10 @@ def test_xi_schedule_and_callback(data):
     assert xi_at(7, 1.0, {3: 0.1, 6: 0.1}) == pytest.approx(0.01)
     net = linear(4, torch.zeros(4, dtype=torch.float64))
     hist = adversarial_train(net, x, y, eps=0.2, xi=1.0, lr=0.01, steps=8, xi_schedule={3: 0.1},
-                             callback=lambda step, m: {"test_risk": adversarial_risk(
-                                 m.weight[0].detach(), th0, 0.2).item()})
+                             callback=lambda step, m, loss: {"test_risk": adversarial_risk(
+                                 m.weight[0].detach(), th0, 0.2).item(), "loss": loss})
     assert hist.xi == [1.0] * 3 + [pytest.approx(0.1)] * 5
-    assert len(hist.column("test_risk")) == 8 and hist["loss"] == hist.train_loss
+    assert len(hist.column("test_risk")) == 8 and hist.column("loss") == hist.train_loss
 
 
 def test_minibatches_are_seeded(data):
@@ -135,3 +135,83 @@ def test_bad_arguments_name_the_argument(data, kwargs, match):
     th0, x, y = data
     with pytest.raises((ValueError, TypeError), match=match):
         adversarial_train(linear(4, torch.zeros(4, dtype=torch.float64)), x, y, **kwargs)
+
+
+# ---- one training API: adversarial_train, regularized_train and the explorer's fit_standard ----
+def _trainers():
+    from advexplore.experiments.adversarial_vs_regularized import fit_standard
+    from advexplore.regularized import regularized_train
+    return {
+        "adversarial_train": lambda m, x, y, lr, steps, callback=None: adversarial_train(
+            m, x, y, eps=0.3, lr=lr, steps=steps, callback=callback),
+        "regularized_train": lambda m, x, y, lr, steps, callback=None: regularized_train(
+            m, x, y, eps=0.3, omega="weight_norm", lr=lr, steps=steps, optimizer="sgd", callback=callback),
+        "fit_standard": lambda m, x, y, lr, steps, callback=None: fit_standard(m, x, y, steps, lr, callback),
+    }
+
+
+def test_the_three_trainers_report_the_same_history(data):
+    """Same TrainHistory fields; train_loss[0] is each objective at the initial θ, computed by hand
+    ((|r| + ε‖θ‖₂)² for the exact attack and for R_reg with Ω = ‖θ‖₂, r² for the standard fit);
+    callback(step, model, loss) sees the model after the step and loss = train_loss[step]."""
+    from advexplore.training import TrainHistory
+    th0, x, y = data
+    theta = torch.tensor([0.3, 0.2, -0.1, 0.4], dtype=torch.float64)
+    r = x @ theta - y
+    first = {"adversarial_train": ((r.abs() + 0.3 * theta.norm()) ** 2).mean().item(),
+             "regularized_train": ((r.abs() + 0.3 * theta.norm()) ** 2).mean().item(),
+             "fit_standard": (r ** 2).mean().item()}
+    for name, train in _trainers().items():
+        seen = []
+
+        def callback(step, model, loss):
+            seen.append((step, loss))
+            return {"moved": (model.weight[0] - theta).abs().max().item()}
+        hist = train(linear(4, theta), x, y, lr=0.01, steps=5, callback=callback)
+        assert type(hist) is TrainHistory, name
+        assert len(hist.train_loss) == len(hist.xi) == len(hist.records) == 5, name
+        assert hist.train_loss[0] == pytest.approx(first[name], rel=1e-12), name
+        assert seen == list(enumerate(hist.train_loss)), name
+        assert all(moved > 0 for moved in hist.column("moved")), name  # called after the step
+        assert hist.xi == [0.0] * 5, name
+        assert set(hist.cost) == {"forward", "backward", "passes", "samples_forward", "samples_backward",
+                                  "seconds"}, name
+        assert hist.cost["backward"] >= 5 and hist.cost["seconds"] > 0, name
+        assert set(hist.as_dict()) == {"train_loss", "xi", "cost", "moved"}, name
+    with pytest.raises(TypeError):
+        TrainHistory()["loss"]  # no dict look-alike: read the fields
+
+
+def test_fit_standard_is_plain_full_batch_adam(data):
+    """The explorer's fit, now regularized_train at ε = 0, against torch's Adam on the mean squared loss."""
+    from advexplore.experiments.adversarial_vs_regularized import fit_standard
+    th0, x, y = data
+    net, reference = linear(4, torch.zeros(4, dtype=torch.float64)), linear(4, torch.zeros(4, dtype=torch.float64))
+    hist = fit_standard(net, x, y, steps=7, lr=0.05)
+    opt = torch.optim.Adam(reference.parameters(), lr=0.05)
+    losses = []
+    for _ in range(7):
+        opt.zero_grad()
+        loss = ((reference(x)[:, 0] - y) ** 2).mean()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert torch.equal(net.weight, reference.weight) and hist.train_loss == losses
+
+
+@pytest.mark.parametrize("bad, name", [
+    (dict(lr=0.0), "lr"), (dict(lr=-0.1), "lr"), (dict(lr=float("nan")), "lr"), (dict(lr=float("inf")), "lr"),
+    (dict(lr="fast"), "lr"), (dict(lr=[0.1, 0.2]), "lr"), (dict(steps=0), "steps"), (dict(steps=2.5), "steps"),
+    (dict(callback=3), "callback"), (dict(y_rows=10), "x and y"),
+])
+def test_bad_arguments_are_rejected_identically_by_the_three_trainers(data, bad, name):
+    th0, x, y = data
+    args = dict(lr=0.1, steps=3, callback=None)
+    args.update(bad)
+    rows = args.pop("y_rows", len(y))
+    errors = {}
+    for trainer, train in _trainers().items():
+        with pytest.raises((ValueError, TypeError), match=name) as info:
+            train(linear(4, torch.zeros(4, dtype=torch.float64)), x, y[:rows], **args)
+        errors[trainer] = (info.type, str(info.value))
+    assert len(set(errors.values())) == 1, errors

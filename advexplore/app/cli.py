@@ -17,8 +17,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from .params import (RESERVED, ParameterError, list_notebooks, notebook_parameters, parse_grid, parse_value,
-                     resolve_notebook, validate_parameters)
+from .params import (RESERVED, ParameterError, check_range, list_notebooks, list_syntax, notebook_parameters, parse_grid,
+                     parse_value, resolve_notebook, validate_parameters)
 from .run_notebooks import NOTEBOOK_DIR, run_one, timestamp
 from .sweep import format_table, summary_rows, sweep, write_summary
 from .teach import Classroom, TeachError, check_listen_address, handout_urls, new_token, serve, teach_environment, voila_command
@@ -34,6 +34,8 @@ def cmd_list(args) -> int:
             if name in RESERVED:
                 continue
             note = f"  # {p['help']}" if p["help"] else ""
+            if p["type"] in ("list", "tuple"):
+                note += f"  [{list_syntax(name)}]"
             print(f"    {name}: {p['type']} = {p['default']}{note}")
     return 0
 
@@ -63,9 +65,10 @@ def cmd_sweep(args) -> int:
     raw_grid = parse_grid(args.grid)
     declared = notebook_parameters(notebook)
     fixed = validate_parameters(notebook, _params_from_pairs(args.parameter))
-    # Validate every grid value before the first run starts.
+    # Validate every grid value (name, type, range) before the first run starts.
     validate_parameters(notebook, {k: v[0] for k, v in raw_grid.items()})
-    grid = {k: [parse_value(k, v, declared[k]["type"]) for v in values] for k, values in raw_grid.items()}
+    grid = {k: [check_range(notebook, k, parse_value(k, v, declared[k]["type"])) for v in values]
+            for k, values in raw_grid.items()}
     grid.update({k: [v] for k, v in fixed.items() if k not in grid})
     out_dir = Path(args.out) / f"{notebook.stem}-sweep-{timestamp()}"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -74,6 +77,9 @@ def cmd_sweep(args) -> int:
     rows = summary_rows(records)
     write_summary(rows, out_dir)
     print(format_table(rows))
+    for row in rows:
+        if row["error"]:
+            print(f"failed: {', '.join(f'{k}={row[k]!r}' for k in grid)}: {row['error']}", file=sys.stderr)
     print(f"\nsweep folder: {out_dir} (summary.csv, summary.json, one sub-folder per run)")
     return 0 if all(r["status"] == "ok" for r in records) else 1
 

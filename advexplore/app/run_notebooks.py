@@ -39,7 +39,10 @@ def execute_notebook(src: Path, out_dir: Path, parameters: dict | None = None,
                             cwd=str(src.parent), progress_bar=progress_bar)
     except Exception as err:  # a failed notebook is reported, the others still run
         record["status"] = "failed"
-        record["error"] = f"{type(err).__name__}: {str(err).strip().splitlines()[-1] if str(err).strip() else ''}"
+        if hasattr(err, "ename"):  # papermill's PapermillExecutionError: the kernel's own exception
+            record["error"] = f"{err.ename}: {err.evalue}"
+        else:
+            record["error"] = f"{type(err).__name__}: {str(err).strip().splitlines()[-1] if str(err).strip() else ''}"
     record["seconds"] = round(time.perf_counter() - start, 1)
     record["results"] = json.loads(results_path.read_text()) if results_path.exists() else {}
     return record
@@ -50,17 +53,12 @@ def timestamp() -> str:
 
 
 def export_html(executed: Path) -> Path:
-    """The executed notebook as a standalone HTML page next to it (nbconvert)."""
-    import nbformat
-    from nbconvert import HTMLExporter
+    """The executed notebook as a standalone HTML page next to it, which loads nothing from any
+    other host when opened (plots.export.offline_notebook_html)."""
+    from ..plots.export import offline_notebook_html
 
-    from ..plots.export import plotly_outputs_as_html
-
-    nb = nbformat.read(str(executed), as_version=4)
-    plotly_outputs_as_html(nb)
-    body, _ = HTMLExporter().from_notebook_node(nb)
-    html = executed.with_suffix(".html")
-    html.write_text(body, encoding="utf-8")
+    html = Path(executed).with_suffix(".html")
+    html.write_text(offline_notebook_html(Path(executed)), encoding="utf-8")
     return html
 
 

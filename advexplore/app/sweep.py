@@ -47,10 +47,11 @@ def sweep(notebook: str | Path, grid: dict[str, list], out_dir: str | Path, jobs
 
 
 def summary_rows(records: list[dict]) -> list[dict]:
-    """One row per run: its parameters, status, seconds and every scalar it saved."""
+    """One row per run: its parameters, status, error (the failed run's exception, else ""),
+    seconds and every scalar it saved."""
     rows = []
     for r in records:
-        row = {**r["parameters"], "status": r["status"], "seconds": r["seconds"]}
+        row = {**r["parameters"], "status": r["status"], "error": r.get("error", ""), "seconds": r["seconds"]}
         for key, value in r["results"].items():
             if isinstance(value, (int, float, str, bool)) or value is None:
                 row[key] = value

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .mnist import DataFormatError
+from .mnist import DataFormatError, check_label_range
 
 TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_FILES = ("test_batch",)
@@ -33,13 +33,17 @@ def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
         raise DataFormatError(f"{path.name} in {path.parent} lacks the keys b'data'/b'labels'; "
                               f"expected {_FORMAT}")
     data = np.asarray(batch[b"data"])
-    labels = np.asarray(batch[b"labels"], dtype=np.int64)
-    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072 or len(labels) != len(data):
+    labels = np.asarray(batch[b"labels"])
+    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072 or labels.shape != (len(data),):
         raise DataFormatError(f"{path.name} in {path.parent} holds data of shape {data.shape} "
-                              f"({data.dtype}) with {len(labels)} labels; expected {_FORMAT}")
-    if labels.size and (labels.min() < 0 or labels.max() > 9):
-        raise DataFormatError(f"{path.name} in {path.parent} has labels outside 0..9")
-    return data, labels
+                              f"({data.dtype}) with labels of shape {labels.shape}; expected {_FORMAT}")
+    if len(data) == 0:
+        raise DataFormatError(f"{path.name} in {path.parent} holds no images (an empty batch); expected {_FORMAT}")
+    if labels.dtype.kind not in "iu":  # 0.5 would silently become class 0
+        raise DataFormatError(f"{path.name} in {path.parent} has non-integer labels (dtype {labels.dtype}, "
+                              f"first {labels[0].item()!r}); expected {_FORMAT}")
+    check_label_range(labels, len(CLASSES), path)
+    return data, labels.astype(np.int64)
 
 
 def load_cifar10(root, split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:

@@ -32,6 +32,14 @@ class DataFormatError(ValueError):
     """A data file exists but is not in the expected format (the message names file and format)."""
 
 
+def check_label_range(labels: np.ndarray, classes: int, path) -> None:
+    """DataFormatError naming the file unless every label is an integer in 0..classes−1."""
+    bad = (labels < 0) | (labels >= classes)
+    if bad.any():
+        raise DataFormatError(f"{path}: {int(bad.sum())} label(s) outside 0..{classes - 1} (first "
+                              f"{labels[bad][0].item()!r} at index {int(np.flatnonzero(bad)[0])})")
+
+
 def read_idx(path, expected_dims: int | None = None) -> np.ndarray:
     """Read one IDX file (raw or .gz, decided by the gzip magic bytes) into a uint8 array.
 
@@ -116,6 +124,9 @@ def load_mnist(root, split: str = "train", classes: Sequence[int] | None = None
     if images.shape[0] != labels.shape[0]:
         raise DataFormatError(f"{image_path} holds {images.shape[0]} images but {label_path} holds "
                               f"{labels.shape[0]} labels (in '{root}'); expected {EXPECTED}")
+    if images.shape[0] == 0:
+        raise DataFormatError(f"{image_path} holds no images (in '{root}'); expected {EXPECTED}")
+    check_label_range(labels, 10, label_path)
     labels = labels.astype(np.int64)
     keep = select_classes(labels, classes)
     x = torch.from_numpy(images[keep].astype(np.float32) / 255.0).unsqueeze(1)  # (N, 1, H, W)

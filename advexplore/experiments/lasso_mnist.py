@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 
 from .._validate import check_nonnegative, check_positive_int
-from ..classification import accuracy, adversarial_accuracy, relu_classifier, train_classifier
+from ..classification import adversarial_accuracy, relu_classifier, robust_accuracies, train_classifier
 from ..data.tasks import ImageTask, subsample
 
 MNIST_PIXELS = 28 * 28
@@ -39,6 +39,7 @@ class LassoConfig:
     attack_steps: int = 10
     eval_steps: int = 20
     n_test: int = 500
+    autoattack: str = "fast"  # AutoAttack beside PGD on the test set: "off", "fast" (APGD-CE), "standard"
     seed: int = 0
     extra: dict = field(default_factory=dict)
 
@@ -46,14 +47,20 @@ class LassoConfig:
 def lasso_mnist_experiment(task: ImageTask, config: LassoConfig, progress: bool = True) -> dict:
     """Run the Fig. 4 grid: for every n, repetition and λ, draw n training rows (stratified,
     same rows for every λ within a repetition), adversarially train a fresh two-layer ReLU net
-    (same initialisation for every λ), and record standard/adversarial test accuracy (PGD with
-    `eval_steps`, an upper bound on the robust accuracy) and the fraction of zero first-layer weights.
+    (same initialisation for every λ), and record standard and robust test accuracy under PGD
+    (`eval_steps`) and AutoAttack (`config.autoattack`; robust_accuracies: both UPPER bounds on
+    the robust accuracy), the fraction of zero first-layer weights, and per test image whether
+    it was right clean, under PGD and under AutoAttack.
 
     Returns {"config": dict, "n": [...], "lambda": [...], "standard": [[[rep] λ] n],
-    "adversarial": same nesting, "train_adversarial": same, "sparsity": same}.
+    "adversarial" (PGD): same nesting, "autoattack": same (None when config.autoattack is "off"),
+    "combined" (right under both attacks): same, "train_adversarial" (PGD on the training rows):
+    same, "sparsity": same, "clean_correct" / "pgd_correct" / "autoattack_correct": same nesting
+    of (n_test,) 0/1 lists}.
     """
     x_test, y_test = task.x_test[:config.n_test], task.y_test[:config.n_test]
-    keys = ("standard", "adversarial", "train_adversarial", "sparsity")
+    keys = ("standard", "adversarial", "autoattack", "combined", "train_adversarial", "sparsity",
+            "clean_correct", "pgd_correct", "autoattack_correct")
     out = {k: [[[] for _ in config.lambdas] for _ in config.n_grid] for k in keys}
     runs = [(i, r) for i in range(len(config.n_grid)) for r in range(config.reps)]
     bar = None
@@ -71,9 +78,13 @@ def lasso_mnist_experiment(task: ImageTask, config: LassoConfig, progress: bool 
             attack_gen = torch.Generator().manual_seed(init_seed + 1)
             train_classifier(net, x, y, eps=config.eps, xi=config.xi, epochs=config.epochs, lr=config.lr,
                              l1=lam, attack_steps=config.attack_steps, generator=attack_gen)
-            out["standard"][i][j].append(accuracy(net, x_test, y_test))
-            out["adversarial"][i][j].append(adversarial_accuracy(net, x_test, y_test, config.eps,
-                                                                 steps=config.eval_steps, generator=attack_gen))
+            test = robust_accuracies(net, x_test, y_test, config.eps, steps=config.eval_steps,
+                                     autoattack=config.autoattack, generator=attack_gen)
+            for key, name in (("standard", "standard_accuracy"), ("adversarial", "pgd_accuracy"),
+                              ("autoattack", "autoattack_accuracy"), ("combined", "combined_accuracy"),
+                              ("clean_correct", "clean"), ("pgd_correct", "pgd"), ("autoattack_correct", "autoattack")):
+                value = test[name]
+                out[key][i][j].append(value.int().tolist() if isinstance(value, torch.Tensor) else value)
             out["train_adversarial"][i][j].append(adversarial_accuracy(net, x, y, config.eps,
                                                                        steps=config.eval_steps))
             out["sparsity"][i][j].append((net[1].weight == 0).float().mean().item())
@@ -81,6 +92,8 @@ def lasso_mnist_experiment(task: ImageTask, config: LassoConfig, progress: bool 
                 bar.update(1)
     if bar is not None:
         bar.close()
+    if config.autoattack == "off":
+        out.update(autoattack=None, combined=None, autoattack_correct=None)
     return {"config": asdict(config), "n": list(config.n_grid), "lambda": list(config.lambdas), **out}
 
 
@@ -88,3 +101,31 @@ def median_by_lambda(results: dict, key: str = "adversarial") -> dict:
     """{λ: [median over repetitions for each n]} of results[key]."""
     return {lam: [float(torch.tensor(results[key][i][j]).median()) for i in range(len(results["n"]))]
             for j, lam in enumerate(results["lambda"])}
+
+
+def paired_gain(results: dict, key: str = "adversarial") -> dict:
+    """{λ: mean over n and repetitions of acc[n][λ][r] − acc[n][λ₀][r]}, λ₀ = the first λ (0):
+    the average gain from the penalty on the SAME training sample and initialisation (pairs
+    share both), e.g. in adversarial test accuracy (Fig. 4 of paper 002)."""
+    acc = torch.tensor(results[key], dtype=torch.float64)  # (n, λ, rep)
+    return {lam: float((acc[:, j] - acc[:, 0]).mean()) for j, lam in enumerate(results["lambda"])}
+
+
+def attack_comparison(results: dict) -> list[dict]:
+    """One row per n and λ: the median over repetitions of the standard, PGD, AutoAttack and
+    combined (right under both attacks) test accuracy, and in how many repetitions AutoAttack's
+    upper bound was below PGD's (tighter), equal, or above. [] when AutoAttack was off."""
+    if results.get("autoattack") is None:
+        return []
+    rows = []
+    for i, n in enumerate(results["n"]):
+        for j, lam in enumerate(results["lambda"]):
+            pgd, aa = results["adversarial"][i][j], results["autoattack"][i][j]
+            median = {k: float(torch.tensor(results[k][i][j]).median())
+                      for k in ("standard", "adversarial", "autoattack", "combined")}
+            rows.append(dict(n=n, lam=lam, standard=median["standard"], pgd=median["adversarial"],
+                             autoattack=median["autoattack"], combined=median["combined"],
+                             autoattack_tighter=sum(a < p for a, p in zip(aa, pgd)),
+                             equal=sum(a == p for a, p in zip(aa, pgd)),
+                             pgd_tighter=sum(a > p for a, p in zip(aa, pgd))))
+    return rows

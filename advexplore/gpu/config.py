@@ -4,13 +4,42 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 
 from .._validate import check_norm
-from ..models.wrn import check_frozen_parts, check_wrn_activation
+from ..models.wrn import check_frozen_parts, check_wrn_activation, check_wrn_depth
 
 METHODS = ("pgd", "clean", "grad_norm")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+# the rule of every field (checked in __post_init__, so the CLI, notebooks and torchrun workers
+# all refuse the same values with the same message)
+_INT_MIN = {"epochs": 1, "batch_size": 1, "steps": 1, "eval_steps": 1, "eval_every": 1, "widen_factor": 1,
+            "train_subset": 0, "test_subset": 0, "eval_subset": 0, "autoattack_subset": 0, "seed": 0}
+AUTOATTACK_VERSIONS = ("standard", "fast")
+_FLOAT_MIN = {"eps": 0, "xi": 0, "lasso": 0, "momentum": 0, "weight_decay": 0, "gamma": 0}
+_POSITIVE = ("lr", "beta")
+_BOOLS = ("augment", "autoattack", "channels_last", "compile", "resume", "progress")
+
+
+class ConfigError(ValueError):
+    """A TrainConfig field with a value it does not accept. .field names it; the message starts
+    with it, e.g. "eps must be >= 0 (got -1.0)" (the CLI shows it as --eps ...)."""
+
+    def __init__(self, field: str, message: str):
+        self.field = field
+        super().__init__(message if message.startswith(field) else f"{field}: {message}")
+
+
+class ConfigTypeError(ConfigError, TypeError):
+    """A field of the wrong type (a TypeError and a ConfigError)."""
+
+
+def _number(name: str, value, minimum: float, strict: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigTypeError(name, f"{name} must be a number (got {value!r})")
+    if not math.isfinite(value) or value < minimum or (strict and value == minimum):
+        raise ConfigError(name, f"{name} must be a finite number {'>' if strict else '>='} {minimum:g} (got {value!r})")
 
 
 @dataclass
@@ -31,8 +60,10 @@ class TrainConfig:
     batch_size is the GLOBAL batch (split over torchrun processes).
     Speed: precision "auto" (bf16 autocast on CUDA, fp32 on CPU), channels_last, compile
     (torch.compile), device "auto"|"cpu"|"cuda". Evaluation: eval_steps (PGD-20), eval_every,
-    autoattack (when the package is importable). Run: out_dir (checkpoints, metrics.jsonl,
-    results.json), resume (continue from out_dir/last.pt), seed, progress (tqdm bars).
+    autoattack (when the `attacks` extra is installed), autoattack_version ("standard": the
+    ensemble; "fast": APGD-CE alone), autoattack_subset (the first test images attacked; 0 = all). Run: out_dir (checkpoints, metrics.jsonl,
+    results.json), resume (continue from out_dir/last.pt, only with the settings that wrote it:
+    advexplore.gpu.resume.RESUMABLE lists those that may change), seed, progress (tqdm bars).
     """
 
     data_dir: str = ""
@@ -63,6 +94,8 @@ class TrainConfig:
     eval_steps: int = 20
     eval_every: int = 1
     autoattack: bool = True
+    autoattack_version: str = "standard"
+    autoattack_subset: int = 0
     precision: str = "auto"
     channels_last: bool = True
     compile: bool = False
@@ -73,35 +106,55 @@ class TrainConfig:
     extra: dict = field(default_factory=dict)  # free-form labels (arm name, repetition)
 
     def __post_init__(self):
+        """Check every field; ConfigError (a ValueError; ConfigTypeError also a TypeError) names it."""
+        for name in ("data_dir", "out_dir"):
+            if not isinstance(getattr(self, name), str):
+                raise ConfigTypeError(name, f"{name} must be a string path (got {getattr(self, name)!r})")
+        if not self.out_dir:
+            raise ConfigError("out_dir", "out_dir must name a folder (got '')")
+        for name in ("frozen", "milestones"):
+            if isinstance(getattr(self, name), (str, bytes)) or not hasattr(getattr(self, name), "__iter__"):
+                raise ConfigTypeError(name, f"{name} must be a list (got {getattr(self, name)!r})")
         self.frozen = tuple(self.frozen)
-        self.milestones = tuple(float(m) for m in self.milestones)
-        self.norm = check_norm(self.norm)
-        if self.method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        for name, choices in (("method", METHODS), ("precision", PRECISIONS), ("autoattack_version", AUTOATTACK_VERSIONS)):
+            if getattr(self, name) not in choices:
+                raise ConfigError(name, f"{name} must be one of {choices} (got {getattr(self, name)!r})")
         if self.device not in ("auto", "cpu", "cuda") and not str(self.device).startswith("cuda:"):
-            raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
-        for name in ("epochs", "batch_size", "steps", "eval_steps", "eval_every"):
+            raise ConfigError("device", f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N' (got {self.device!r})")
+        for name, minimum in _INT_MIN.items():
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        for name in ("train_subset", "test_subset", "eval_subset"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 0:
-                raise ValueError(f"{name} must be an int ≥ 0 (0 = all), got {value!r}")
-        for name in ("eps", "xi", "lasso", "lr", "momentum", "weight_decay", "gamma", "beta"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise TypeError(f"{name} must be a number, got {value!r}")
-            if not value >= 0:
-                raise ValueError(f"{name} must be ≥ 0, got {value!r}")
-        check_wrn_activation(self.activation)   # the model's own checks, before a torchrun job starts
-        check_frozen_parts(self.frozen)
-        if self.step_size is not None and not float(self.step_size) > 0:
-            raise ValueError(f"step_size must be > 0 or None (2.5·eps/steps), got {self.step_size!r}")
+            if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+                kind = ConfigError if isinstance(value, int) and not isinstance(value, bool) else ConfigTypeError
+                raise kind(name, f"{name} must be an int >= {minimum}{' (0 = all)' if 'subset' in name else ''} "
+                                 f"(got {value!r})")
+        for name, minimum in _FLOAT_MIN.items():
+            _number(name, getattr(self, name), minimum)
+        for name in _POSITIVE:
+            _number(name, getattr(self, name), 0, strict=True)
+        if self.step_size is not None:
+            _number("step_size", self.step_size, 0, strict=True)
+        for name in _BOOLS:
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigTypeError(name, f"{name} must be true or false (got {getattr(self, name)!r})")
+        if not isinstance(self.extra, dict):
+            raise ConfigTypeError("extra", f"extra must be a dict of labels (got {self.extra!r})")
+        # the model's own checks (norm, activation, depth, frozen parts), before a torchrun job starts
+        for name, check in (("norm", check_norm), ("activation", check_wrn_activation), ("depth", check_wrn_depth),
+                            ("frozen", check_frozen_parts)):
+            try:
+                check(getattr(self, name))
+            except TypeError as err:
+                raise ConfigTypeError(name, str(err)) from None
+            except ValueError as err:
+                raise ConfigError(name, str(err)) from None
+        self.norm = check_norm(self.norm)
+        try:
+            self.milestones = tuple(float(m) for m in self.milestones)
+        except (TypeError, ValueError):
+            raise ConfigTypeError("milestones", f"milestones must be numbers (got {self.milestones!r})") from None
         if any(not 0 < m < 1 for m in self.milestones) or list(self.milestones) != sorted(self.milestones):
-            raise ValueError(f"milestones must be increasing fractions of the epochs in (0, 1), got {self.milestones}")
+            raise ConfigError("milestones", f"milestones must be increasing fractions of the epochs in (0, 1) "
+                                            f"(got {self.milestones})")
 
     @property
     def alpha(self) -> float:

@@ -1,24 +1,22 @@
 """Test-time evaluation: clean accuracy, PGD-20 robust accuracy (advexplore.pgd.pgd_attack, so
 an UPPER bound on the true robust accuracy: the attack's loss is a LOWER bound), the
 adversarial gap in loss and its first-order regularised surrogate, and AutoAttack when the
-optional `autoattack` package is importable."""
+optional `attacks` extra (the Adversarial Robustness Toolbox) is installed."""
 from __future__ import annotations
 
 import contextlib
 import logging
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from ..attacks import dual_norm, loss_and_input_gradient
+from ..classification import autoattack_correct
 from ..pgd import pgd_attack
+from .attack import float_cross_entropy
 from .distributed import DistInfo, all_reduce_sum
 
 log = logging.getLogger(__name__)
-
-
-def _ce(output: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    return F.cross_entropy(output.float(), y, reduction="none")
 
 
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, norm: str = "l2",
@@ -40,27 +38,23 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, nor
     sums = torch.zeros(6, dtype=torch.float64, device=x.device)
     amp = (torch.autocast(x.device.type, dtype=autocast_dtype) if autocast_dtype is not None
            else contextlib.nullcontext())
-    dual_p = 2 if norm == "l2" else 1
     try:
         for start in range(0, len(xs), batch_size):
             xb = xs[start:start + batch_size]
             xb = xb.float().div(255) if xb.dtype == torch.uint8 else xb
             yb = ys[start:start + batch_size]
             with amp:
-                xg = xb.detach().requires_grad_(True)
-                with torch.enable_grad():
-                    clean = _ce(model(xg), yb)
-                    (g,) = torch.autograd.grad(clean.sum(), xg)
-                delta = pgd_attack(model, xb, yb, eps, norm=norm, steps=steps, loss=_ce, clip=(0.0, 1.0),
-                                   generator=generator)
+                clean = loss_and_input_gradient(model, xb, yb, float_cross_entropy)  # l_i and ∇ₓl_i
+                delta = pgd_attack(model, xb, yb, eps, norm=norm, steps=steps, loss=float_cross_entropy,
+                                   clip=(0.0, 1.0), generator=generator)
                 with torch.no_grad():
                     out_clean = model(xb).float()
                     out_adv = model(xb + delta).float()
-            robust = F.cross_entropy(out_adv, yb, reduction="none")
+            robust = float_cross_entropy(out_adv, yb)
             sums += torch.stack([
                 (out_clean.argmax(1) == yb).sum().double(), (out_adv.argmax(1) == yb).sum().double(),
-                clean.detach().double().sum(), robust.double().sum(),
-                (eps * g.flatten(1).float().norm(p=dual_p, dim=1)).double().sum(),
+                clean.loss.double().sum(), robust.double().sum(),
+                (eps * dual_norm(clean.grad.float(), norm, start_dim=1)).double().sum(),
                 torch.tensor(float(len(yb)), dtype=torch.float64, device=x.device)])
     finally:
         model.train(was_training)
@@ -71,26 +65,17 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, nor
 
 
 def autoattack_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, norm: str = "l2",
-                        batch_size: int = 256) -> float | None:
-    """Robust accuracy under AutoAttack (standard version, Croce & Hein 2020) if the optional
-    package `autoattack` is importable (pip install git+https://github.com/fra31/auto-attack);
-    otherwise logs why and returns None."""
+                        batch_size: int = 256, version: str = "standard") -> float | None:
+    """Robust accuracy under AutoAttack (Croce & Hein 2020; advexplore.classification.autoattack_correct,
+    from the Adversarial Robustness Toolbox: version "standard", the ensemble, or "fast", APGD-CE)
+    if the optional `attacks` extra is installed; otherwise logs why and returns None. An empty
+    x (a rank's share of a small subset) gives 0.0, so counts summed over ranks stay right."""
+    if len(x) == 0:
+        return 0.0
     try:
-        from autoattack import AutoAttack
-    except ImportError:
-        log.warning("AutoAttack skipped: the optional package `autoattack` is not installed "
-                    "(pip install git+https://github.com/fra31/auto-attack)")
+        correct = autoattack_correct(model, x.float().div(255) if x.dtype == torch.uint8 else x, y, eps,
+                                     norm=norm, clip=(0.0, 1.0), batch_size=batch_size, version=version)
+    except ImportError as err:
+        log.warning("AutoAttack skipped: %s", err)
         return None
-    was_training = model.training
-    model.eval()
-    try:
-        x = x.float().div(255) if x.dtype == torch.uint8 else x
-        adversary = AutoAttack(model, norm="L2" if norm == "l2" else "Linf", eps=eps, version="standard",
-                               device=x.device, verbose=False)
-        x_adv = adversary.run_standard_evaluation(x, y, bs=batch_size)
-        with torch.no_grad():
-            correct = sum((model(x_adv[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).sum().item()
-                          for i in range(0, len(x), batch_size))
-        return correct / len(x)
-    finally:
-        model.train(was_training)
+    return correct.float().mean().item()

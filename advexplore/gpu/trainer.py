@@ -8,12 +8,11 @@ with no host synchronisation (metrics are summed on the device and read once per
 After each epoch: PGD-20 on `eval_subset` test images, best-by-robust-accuracy checkpoint (ties: higher clean accuracy)
 (robust overfitting, Rice et al. 2020), an atomic `last.pt` holding everything a resume needs,
 and one JSON line in metrics.jsonl. At the end: the best weights evaluated on the test set
-(clean, PGD-20 in fp32, AutoAttack if installed) and a cost report, all in results.json.
+(clean, PGD-20 in fp32, AutoAttack if installed) and a cost report (time, memory, FLOPs), all in results.json.
 """
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import time
 from pathlib import Path
@@ -25,16 +24,19 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from ..models.wrn import WideResNet
-from ..results import save_results
+from ..results import dumps_strict, save_results
 from .attack import grad_norm_loss, train_pgd
 from .augment import random_crop_flip
-from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .checkpoint import load_checkpoint, rng_state, save_checkpoint
 from .config import TrainConfig
-from .report import CostReport, Timer, passes_per_image, peak_memory_gb
+from .report import CostReport, Timer, passes_per_image, peak_memory_gb, step_flops
 from .data import load_split
 from .distributed import (DistInfo, all_reduce_max, all_reduce_sum, barrier, broadcast_state, epoch_indices,
                           init_distributed)
 from .evaluate import autoattack_accuracy, evaluate
+from .finite import FiniteWatch, total_norm
+from .resume import open_run, release_lock, restore, take_lock
+from .runlock import RunLock
 
 log = logging.getLogger(__name__)
 AMP_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -93,6 +95,9 @@ class Trainer:
             torch.backends.cudnn.allow_tf32 = True
         self.precision = resolve_precision(config, dev)
         self.amp_dtype = AMP_DTYPES[self.precision]
+        self.out_dir = Path(config.out_dir)
+        self.run_lock = RunLock(self.out_dir)  # rank 0 holds it during fit()
+        checkpoint = open_run(self)  # out_dir free? resume? same settings? — before any work
         self.x_train, self.y_train = load_split(config.data_dir, "train", config.train_subset, dev)
         self.x_test, self.y_test = load_split(config.data_dir, "test", config.test_subset, dev)
         k = config.eval_subset or len(self.x_test)
@@ -100,8 +105,9 @@ class Trainer:
         self.net = build_model(config).to(dev)
         self.memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
         self.net = self.net.to(memory_format=self.memory_format)
-        trainable = [p for p in self.net.parameters() if p.requires_grad]
+        self.trainable = trainable = [p for p in self.net.parameters() if p.requires_grad]
         self.lasso_params = [p for p in trainable if p.dim() > 1]
+        self.watch = FiniteWatch(dev)
         self.optimizer = torch.optim.SGD(trainable, lr=config.lr, momentum=config.momentum,
                                          weight_decay=config.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.MultiStepLR(self.optimizer, config.milestone_epochs(),
@@ -115,25 +121,11 @@ class Trainer:
         if config.compile:
             self.train_model = torch.compile(self.train_model)
             self.attack_model = torch.compile(self.net)
-        self.out_dir = Path(config.out_dir)
         self.start_epoch, self.best_robust, self.best_epoch, self.history = 0, -1.0, 0, []
         self.best_clean = -1.0  # breaks ties in robust accuracy (small eval sets, early epochs)
         self.train_seconds, self.train_images, self.wall_seconds = 0.0, 0, 0.0
-        if self._resume_found():
-            self._restore(load_checkpoint(self.out_dir / "last.pt", map_location=dev))
-
-    def _resume_found(self) -> bool:
-        """Whether to resume from out_dir/last.pt. Every rank must see the same answer: rank 0
-        writes the checkpoints, so under torchrun on several nodes out_dir must be on a file
-        system they share; ranks that disagree would otherwise wait on each other for ever."""
-        found = self.config.resume and (self.out_dir / "last.pt").exists()
-        if self.info.distributed:
-            votes = all_reduce_sum(torch.tensor([float(found), 1.0], device=self.device), self.info).tolist()
-            if 0 < votes[0] < votes[1]:
-                raise RuntimeError(f"{int(votes[0])} of {int(votes[1])} processes see {self.out_dir / 'last.pt'}: "
-                                   "out_dir must be on a file system every node shares (rank 0 writes the "
-                                   "checkpoints), or remove it to start afresh")
-        return found
+        if checkpoint is not None:
+            restore(self, checkpoint)
 
     # ---- state -------------------------------------------------------------------------
     def state(self, epoch: int) -> dict:
@@ -142,20 +134,6 @@ class Trainer:
                 "epoch": epoch, "best_robust": self.best_robust, "best_clean": self.best_clean, "best_epoch": self.best_epoch,
                 "history": self.history, "train_seconds": self.train_seconds,
                 "train_images": self.train_images, "wall_seconds": self.wall_seconds, "rng": rng_state(), "config": self.config.to_dict()}
-
-    def _restore(self, ck: dict) -> None:
-        self.net.load_state_dict(ck["model"])
-        self.optimizer.load_state_dict(ck["optimizer"])
-        self.scheduler.load_state_dict(ck["scheduler"])
-        self.scaler.load_state_dict(ck["scaler"])
-        self.start_epoch = ck["epoch"] + 1
-        self.best_robust, self.best_epoch, self.history = ck["best_robust"], ck["best_epoch"], ck["history"]
-        self.best_clean = ck.get("best_clean", -1.0)
-        self.train_seconds, self.train_images = ck["train_seconds"], ck["train_images"]
-        self.wall_seconds = ck["wall_seconds"]
-        set_rng_state(ck["rng"])
-        if self.info.is_main:
-            log.info("resumed from %s after epoch %d", self.out_dir / "last.pt", self.start_epoch)
 
     # ---- one step ----------------------------------------------------------------------
     def _autocast(self):
@@ -184,8 +162,11 @@ class Trainer:
             loss = loss + cfg.lasso * lasso_penalty(self.lasso_params)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
+        # fp16: the GradScaler skips steps whose scaled gradients overflow (expected, not divergence)
+        grads = total_norm([p.grad for p in self.trainable]) if self.precision != "fp16" else loss.new_zeros(())
         self.scaler.step(self.optimizer)
         self.scaler.update()
+        self.watch.record(loss, grads, total_norm(self.trainable))  # on the device, read once per epoch
         n = torch.full((), float(len(yb)), dtype=torch.float64, device=yb.device)
         return torch.stack([loss.detach().double() * n, (output.detach().argmax(1) == yb).sum().double(), n])
 
@@ -198,6 +179,7 @@ class Trainer:
         n_batches = len(idx) // batch  # the last partial batch is dropped (fixed shapes for compile)
         xi, lr = cfg.xi_at(epoch), self.optimizer.param_groups[0]["lr"]
         sums = torch.zeros(3, dtype=torch.float64, device=self.device)
+        self.watch.start_epoch()
         self.train_model.train()
         timer = Timer(self.device)
         start = timer.now()
@@ -211,7 +193,8 @@ class Trainer:
             xb = xb.contiguous(memory_format=self.memory_format)
             sums += self.train_step(xb, self.y_train[ids], xi)
         self.scheduler.step()
-        s = all_reduce_sum(sums, info).tolist()  # the epoch's one host sync
+        # the epoch's one host sync: its metrics, and NaN/inf anywhere stops the run here, before any write
+        s = self.watch.check(all_reduce_sum(sums, info), epoch, n_batches, info, self.out_dir / "last.pt")
         seconds = timer.now() - start
         self.train_seconds += seconds
         self.train_images += int(s[2])
@@ -228,13 +211,21 @@ class Trainer:
     def fit(self, on_epoch_end: Callable[[int, dict], None] | None = None) -> dict:
         """Train from start_epoch to config.epochs, then evaluate the best checkpoint; returns
         (and rank 0 writes to out_dir/results.json) {config, history, best_epoch, final, cost}.
-        on_epoch_end(epoch, record) is called after each epoch's checkpoint is on disk."""
+        on_epoch_end(epoch, record) is called after each epoch's checkpoint is on disk.
+        Rank 0 holds out_dir's lock from here until results.json is written."""
+        take_lock(self)
+        try:
+            return self._fit(on_epoch_end)
+        finally:
+            release_lock(self)
+
+    def _fit(self, on_epoch_end) -> dict:
         cfg, info = self.config, self.info
         mark = time.perf_counter()
         if info.is_main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             with open(self.out_dir / "metrics.jsonl", "w") as fh:  # rewritten from the checkpoint's history
-                fh.writelines(json.dumps(r) + "\n" for r in self.history)
+                fh.writelines(dumps_strict(r) + "\n" for r in self.history)
         epochs = range(self.start_epoch, cfg.epochs)
         for epoch in tqdm(epochs, desc="training", disable=not (cfg.progress and info.is_main)):
             record = self.train_epoch(epoch)
@@ -252,7 +243,7 @@ class Trainer:
             if info.is_main:
                 save_checkpoint(self.out_dir / "last.pt", self.state(epoch))
                 with open(self.out_dir / "metrics.jsonl", "a") as fh:
-                    fh.write(json.dumps(record) + "\n")
+                    fh.write(dumps_strict(record) + "\n")
                 log.info("epoch %d: %s", epoch + 1, record)
             barrier(info)
             if on_epoch_end is not None:
@@ -269,20 +260,22 @@ class Trainer:
             self.net.load_state_dict(load_checkpoint(best_path, map_location=self.device)["model"])
         broadcast_state(self.net, info)  # every rank evaluates rank 0's best weights
         final = self.evaluate(self.x_test, self.y_test, amp=False)  # fp32 for the reported numbers
-        final["autoattack_acc"] = None
+        final["autoattack_acc"], final["autoattack_n"] = None, 0
         if cfg.autoattack:  # every rank attacks its shard (a rank-0-only run would outlast NCCL's timeout)
-            xs, ys = self.x_test[info.rank::info.world_size], self.y_test[info.rank::info.world_size]
-            acc = autoattack_accuracy(self.net, xs, ys, cfg.eps, cfg.norm)
+            k = cfg.autoattack_subset or len(self.x_test)  # the first k test images
+            xs, ys = self.x_test[:k][info.rank::info.world_size], self.y_test[:k][info.rank::info.world_size]
+            acc = autoattack_accuracy(self.net, xs, ys, cfg.eps, cfg.norm, version=cfg.autoattack_version)
             if acc is not None:
                 counts = torch.tensor([acc * len(ys), len(ys)], dtype=torch.float64, device=self.device)
                 correct, total = all_reduce_sum(counts, info).tolist()
-                final["autoattack_acc"] = correct / total
+                final["autoattack_acc"], final["autoattack_n"] = correct / total, int(total)
         self.net.load_state_dict(last_state)
         peak = all_reduce_max(torch.tensor(peak_memory_gb(self.device), device=self.device), info).item()
         cost = CostReport(device=str(self.device), processes=info.world_size,
                           seconds=self.wall_seconds, train_seconds=self.train_seconds,
                           train_images=self.train_images,
-                          passes_per_image=passes_per_image(cfg.method, cfg.steps, cfg.xi), peak_memory_gb=peak)
+                          passes_per_image=passes_per_image(cfg.method, cfg.steps, cfg.xi), peak_memory_gb=peak,
+                          **step_flops(self))  # after the peak: the measured step runs on a copy
         results = {"config": cfg.to_dict(), "history": self.history, "best_epoch": self.best_epoch,
                    "final": final, "cost": cost.as_dict(), "precision": self.precision,
                    "world_size": info.world_size}

@@ -43,7 +43,7 @@ def activation_lipschitz(name: str) -> float:
 
 class _ReLUForwardSoftplusBackward(torch.autograd.Function):
     """y = relu(x) on the way forward; dy/dx := sigmoid(β x) = d softplus_β(x)/dx on the way
-    back (Xie et al. 2020, "smooth adversarial training"; paper 002 §2.3, Fig. 2)."""
+    back (Xie et al. 2020, "smooth adversarial training"; paper 002 §2.2, Fig. 2)."""
 
     @staticmethod
     def forward(ctx, x, beta):

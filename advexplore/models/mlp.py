@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from .._validate import check_norm, check_positive_int
+from ..attacks import dual_norm
 from .activations import ACTIVATIONS, check_activation
 
 
@@ -52,7 +53,7 @@ class MLP(nn.Module):
         if norm == "l2":
             first = _spectral_norm(weights[0])
         else:
-            first = weights[0].abs().sum(dim=1).square().sum().sqrt()  # rows' ℓ1 norms, then ℓ2
+            first = dual_norm(weights[0], norm).norm()  # rows' ‖w_i‖₁ (dual of ℓ∞), then ℓ2
         bound = first
         for w in weights[1:]:
             bound = bound * _spectral_norm(w)

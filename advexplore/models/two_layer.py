@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from .._validate import check_nonnegative, check_norm, check_positive_int
+from ..attacks import dual_norm
 from .activations import ACTIVATIONS, check_activation
 
 
@@ -79,12 +80,12 @@ class TwoLayerNet(nn.Module):
         L_φ/√h · Σ_j |a_j| ‖θ_j‖₁ for L∞ — each φ is 1-Lipschitz so L_φ = 1."""
         norm = check_norm(norm)
         lip_phi = ACTIVATIONS[self.activation][1]
+        per_unit = (self.a.abs() * dual_norm(self.theta.T, norm)).sum()  # Σ_j |a_j| ‖θ_j‖_*
         if norm == "l2":
-            per_unit = (self.a.abs() * self.theta.norm(dim=0)).sum()
             operator = self.a.norm() * torch.linalg.matrix_norm(self.theta, ord=2)
             bound = torch.minimum(per_unit, operator)
         else:
-            bound = (self.a.abs() * self.theta.abs().sum(dim=0)).sum()
+            bound = per_unit
         return lip_phi * bound / math.sqrt(self.h)
 
     def extra_repr(self) -> str:

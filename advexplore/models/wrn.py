@@ -9,7 +9,9 @@ so a frozen part computes the same function for the whole run.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -24,6 +26,12 @@ def check_wrn_activation(name) -> str:
     if name not in WRN_ACTIVATIONS:
         raise ValueError(f"activation must be one of {WRN_ACTIVATIONS}, got {name!r}")
     return name
+
+
+def check_wrn_depth(depth) -> int:
+    if not isinstance(depth, int) or isinstance(depth, bool) or depth < 10 or (depth - 4) % 6:
+        raise ValueError(f"depth must be 6n + 4 with n ≥ 1 (10, 16, 22, 28, 34, …), got {depth!r}")
+    return depth
 
 
 def check_frozen_parts(parts: Iterable[str]) -> tuple[str, ...]:
@@ -84,8 +92,7 @@ class WideResNet(nn.Module):
     def __init__(self, depth: int = 34, widen_factor: int = 10, num_classes: int = 10,
                  activation: str = "relu", beta: float = 10.0, frozen: Iterable[str] = ()):
         super().__init__()
-        if not isinstance(depth, int) or depth < 10 or (depth - 4) % 6:
-            raise ValueError(f"depth must be 6n + 4 with n ≥ 1 (10, 16, 22, 28, 34, …), got {depth!r}")
+        check_wrn_depth(depth)
         if not isinstance(widen_factor, int) or widen_factor < 1:
             raise ValueError(f"widen_factor must be a positive int, got {widen_factor!r}")
         if not isinstance(num_classes, int) or num_classes < 2:
@@ -114,6 +121,51 @@ class WideResNet(nn.Module):
                 nn.init.zeros_(m.bias)
         self.frozen: tuple[str, ...] = ()
         self.freeze(frozen)
+
+    @classmethod
+    def from_robustbench(cls, checkpoint, depth: int = 34, widen_factor: int = 10,
+                         num_classes: int = 10) -> "WideResNet":
+        """A WideResNet holding the weights of a RobustBench-layout checkpoint (the TRADES-style
+        WideResNet of robustbench/model_zoo/architectures/wide_resnet.py), in eval mode.
+
+        checkpoint: a local file (torch.save of a state dict or of {"state_dict": …};
+            loaded with weights_only=True, on the CPU) or the state dict itself. Nothing is
+            downloaded. `module.` prefixes (DataParallel) are stripped, the unused
+            `sub_block1.*` is dropped, and names map blockK.layer.i.* -> blockK.i.*,
+            convShortcut -> shortcut, the final bn1 -> bn; shapes and parameter counts agree
+            (46,160,474 for WRN-34-10). A missing fc.bias (bias_last=False) is zero.
+        Raises ValueError naming the first unmatched keys for other layouts (DMWideResNet,
+        models with input normalisation, …) and the first mismatched shapes."""
+        if not isinstance(checkpoint, dict):
+            checkpoint = torch.load(Path(checkpoint), map_location="cpu", weights_only=True)
+        state = checkpoint.get("state_dict", checkpoint)
+        model = cls(depth, widen_factor, num_classes)
+        ours = model.state_dict()
+        renamed, unmatched = {}, []
+        for key, value in state.items():
+            name = re.sub(r"^(module\.)+", "", key)
+            if name.startswith("sub_block1."):
+                continue
+            name = re.sub(r"^(block\d)\.layer\.(\d+)\.", r"\1.\2.", name)
+            name = re.sub(r"^bn1\.", "bn.", name.replace(".convShortcut.", ".shortcut."))
+            if name in ours:
+                renamed[name] = value
+            else:
+                unmatched.append(key)
+        if "fc.bias" not in renamed and "fc.weight" in renamed:
+            renamed["fc.bias"] = torch.zeros_like(ours["fc.bias"])
+        missing = [key for key in ours if key not in renamed]
+        if unmatched or missing:
+            raise ValueError(f"not a RobustBench WideResNet-{depth}-{widen_factor} state dict: unmatched "
+                             f"keys {unmatched[:5]}, missing {missing[:5]} (other layouts such as "
+                             "DMWideResNet or models with input normalisation are not supported)")
+        wrong = [f"{k}: {tuple(v.shape)} vs {tuple(ours[k].shape)}" for k, v in renamed.items()
+                 if v.shape != ours[k].shape]
+        if wrong:
+            raise ValueError(f"shapes differ from WideResNet({depth}, {widen_factor}, num_classes="
+                             f"{num_classes}): {wrong[:3]}; check depth, widen_factor, num_classes")
+        model.load_state_dict(renamed)
+        return model.eval()
 
     def freeze(self, parts: Iterable[str]) -> "WideResNet":
         """Freeze the named parts (replacing any earlier choice); the others train."""

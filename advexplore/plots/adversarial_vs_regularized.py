@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .style import PALETTE, apply_style
+from .style import PALETTE, apply_style, log_axis
 
 # (key in the curves dict, legend label, colour, dash) — order = trace order of the risk panel
 RISK_TRACES = [
@@ -26,7 +26,7 @@ GAP_TRACES = [
 ]
 TIGHTNESS_TRACES = [
     ("pgd_subset", "PGD (searched samples) — LOWER bound", PALETTE[1], "solid"),
-    ("exhaustive", "exhaustive search of the ε-ball (≈ exact)", PALETTE[7], "dot"),
+    ("exhaustive", "grid search of the ε-ball — LOWER bound", PALETTE[7], "dot"),
 ]
 
 
@@ -65,15 +65,57 @@ def risk_curves_figure(eps_grid, curves: dict, surrogate=None, eps_now: float | 
                                      showlegend=col != 3 or key == "exhaustive"), row=1, col=col)
     for col in (1, 2, 3):
         fig.update_xaxes(title_text="attack radius ε", row=1, col=col)
-    fig.update_yaxes(title_text="mean squared loss", type="log" if log_y else "linear", row=1, col=1,
-                     range=risk_axis_range(values) if log_y else None)
-    fig.update_yaxes(title_text="risk − standard risk", type="log" if log_y else "linear", row=1, col=2,
-                     range=gap_axis_range(values) if log_y else None)
+    for col, title_text, axis_range in ((1, "mean squared loss", risk_axis_range(values)),
+                                        (2, "risk − standard risk", gap_axis_range(values))):
+        axis = log_axis(range_=axis_range, pixels=PANEL_PIXELS) if log_y else {}
+        fig.update_yaxes(title_text=title_text, row=1, col=col, **axis)
     fig.update_yaxes(title_text="mean squared loss", row=1, col=3)
     set_eps_marker(fig, eps_now)
-    apply_style(fig, title or f"Adversarial vs regularised risk (ξ = {xi:g})", height=470)
-    fig.update_layout(legend=dict(y=-0.25, yanchor="top", orientation="h"), margin=dict(b=150))
-    return fig
+    if log_y:
+        mark_off_scale(fig, values)
+    return apply_style(fig, title or f"Adversarial vs regularised risk (ξ = {xi:g})", height=560)
+
+
+# (panel, key of the curve, short name): the curves a fitted log range may leave at the top
+OFF_SCALE = ((1, "weight_norm", "weight-norm bound"), (2, "weight_norm_gap", "weight-norm gap"))
+
+
+def off_scale_notes(values: dict) -> dict[int, str]:
+    """Per panel, a note for each curve that rises above the fitted range (risk_axis_range,
+    gap_axis_range): '↑ weight-norm bound: off scale, up to 450'; empty when all fit."""
+    tops = {1: risk_axis_range(values), 2: gap_axis_range(values)}
+    notes = {}
+    for panel, key, name in OFF_SCALE:
+        y, top = values.get(key), tops[panel]
+        if y is None or top is None:
+            continue
+        y = np.asarray(y, dtype=float)
+        y = y[np.isfinite(y)]
+        if y.size and y.max() > 10 ** top[1]:
+            top_value = float(y.max())
+            notes[panel] = f"↑ {name}: off scale,<br>up to {top_value:.3g}" if top_value < 1000 else \
+                f"↑ {name}: off scale,<br>up to {top_value:,.0f}"
+    return notes
+
+
+def mark_off_scale(fig: go.Figure, values: dict) -> None:
+    """Write off_scale_notes as annotations inside the top left corner of the risk and gap panels
+    (created on the first call, updated after; a widget calls it after new curves)."""
+    notes = off_scale_notes(values)
+    existing = {a.name: a for a in fig.layout.annotations if (a.name or "").startswith("off scale")}
+    for panel in (1, 2):
+        text, name = notes.get(panel, ""), f"off scale {panel}"
+        if name in existing:
+            existing[name].text, existing[name].visible = text or " ", bool(text)
+        else:
+            axis = "" if panel == 1 else str(panel)
+            fig.add_annotation(name=name, text=text or " ", visible=bool(text), showarrow=False,
+                               xref=f"x{axis} domain", x=0.02, xanchor="left", yref=f"y{axis} domain", y=0.98,
+                               yanchor="top", align="left", font=dict(size=11, color=PALETTE[0]),
+                               bgcolor="rgba(255,255,255,0.8)")
+
+
+PANEL_PIXELS = 230  # about the panels' height in px once the legend's rows are below them
 
 
 def risk_axis_range(values: dict, keys=("standard", "pgd", "surrogate", "input_gradient", "exhaustive")):
@@ -131,8 +173,8 @@ def decision_figure(u, v, f, x, delta, eps: float, y=None, max_arrows: int = 40)
     fig.add_trace(go.Scatter(x=x[:m, 0] + delta[:m, 0], y=x[:m, 1] + delta[:m, 1], mode="markers",
                              name="attacked point", marker=dict(size=6, color=PALETTE[4], symbol="x"),
                              meta="heads"))
-    fig.update_xaxes(title_text="x₁")
-    fig.update_yaxes(title_text="x₂", scaleanchor="x", scaleratio=1)
+    fig.update_xaxes(title_text="x₁", constrain="domain")   # equal scales: a narrower plot, not empty margins
+    fig.update_yaxes(title_text="x₂", scaleanchor="x", scaleratio=1, constrain="domain")
     return apply_style(fig, f"Model output f(x) and PGD attack directions at ε = {eps:g}", height=430)
 
 
@@ -147,18 +189,34 @@ def arrow_segments(x, delta):
 
 def training_comparison_figure(runs: dict, title: str | None = None) -> go.Figure:
     """Cost and result side by side for standard / adversarial / regularised training
-    (paper 000): passes through the model and seconds; test standard and adversarial risk."""
+    (paper 000). Left: each run's cost relative to the standard run in three measures — passes
+    through the model, FLOPs (a double backward counts what it costs, not as one pass) and wall
+    time — the absolute numbers in each bar's hover text; right: test standard and adversarial risk."""
     names = list(runs)
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("cost of training", "test risk (lower is better)"))
-    passes = [runs[n]["cost"]["passes"] for n in names]
-    seconds = [runs[n]["cost"]["seconds"] for n in names]
-    fig.add_trace(go.Bar(x=names, y=passes, name="forward + backward passes", marker_color=PALETTE[0],
-                         text=[f"{s:.2f} s" for s in seconds], textposition="outside"), row=1, col=1)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("cost relative to standard training",
+                                                        "test risk (lower is better)"))
+    costs = {key: [runs[n]["cost"].get(key, 0) or 0 for n in names] for key in ("passes", "flops", "seconds")}
+    for key, label, colour, text in (("passes", "forward + backward passes", PALETTE[0], "{:,.0f}".format),
+                                     ("flops", "FLOPs (matrix products)", PALETTE[3], _si),
+                                     ("seconds", "wall time", PALETTE[4], "{:.2f} s".format)):
+        base = costs[key][names.index("standard")] if "standard" in names else 0
+        ratio = [v / base if base else 0 for v in costs[key]]
+        fig.add_trace(go.Bar(x=names, y=ratio, name=label, marker_color=colour, hoverinfo="text+name",
+                             text=[f"×{r:.2f} ({text(v)})" for r, v in zip(ratio, costs[key])], textposition="none"),
+                      row=1, col=1)
     fig.add_trace(go.Bar(x=names, y=[runs[n]["test_standard_risk"] for n in names], name="standard risk",
                          marker_color="#7f7f7f"), row=1, col=2)
     fig.add_trace(go.Bar(x=names, y=[runs[n]["test_adversarial_risk"] for n in names],
                          name="adversarial risk (PGD, LOWER bound)", marker_color=PALETTE[1]), row=1, col=2)
-    fig.update_yaxes(title_text="passes (labels: wall time)", row=1, col=1)
+    fig.update_yaxes(title_text="× the standard run", row=1, col=1)
     fig.update_yaxes(title_text="mean squared loss on test data", row=1, col=2)
     fig.update_layout(barmode="group")
     return apply_style(fig, title or "What a regulariser saves, and where it lands", height=420)
+
+
+def _si(value: float) -> str:
+    """509 M, 2.4 G: a FLOP count short enough for a bar label."""
+    for factor, unit in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if value >= factor:
+            return f"{value / factor:.3g} {unit}"
+    return f"{value:.3g}"

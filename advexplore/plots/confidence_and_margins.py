@@ -23,12 +23,12 @@ def confidence_figure(study: dict, index: int, reference: int = 0) -> go.Figure:
     local Lipschitz constant ‖∂h_l/∂x‖₂ of the feature maps."""
     fig = make_subplots(rows=2, cols=2, vertical_spacing=0.2, horizontal_spacing=0.12,
                         subplot_titles=("softmax confidence max_k p_k", "logit margin f_y − max_{k≠y} f_k",
-                                        "distance to the boundary (attack, upper bound; 0 = misclassified)",
-                                        "feature-map smoothness ‖∂h_l/∂x‖₂ (mean)"))
+                                        "distance to the boundary<br>(attack: upper bound; 0 = misclassified)",
+                                        "feature-map smoothness<br>‖∂h_l/∂x‖₂ (mean)"))
     for slot, (colour, k) in enumerate(((PALETTE[0], reference), (PALETTE[1], index))):
         for trace in _report_traces(study, k, colour, slot):
             fig.add_trace(trace[0], row=trace[1], col=trace[2])
-    fig.update_layout(barmode="overlay", title=_title(study, index, reference))
+    fig.update_layout(barmode="overlay")
     fig.update_xaxes(title_text="confidence", row=1, col=1)
     fig.update_xaxes(title_text="logit margin", row=1, col=2)
     fig.update_xaxes(title_text=f"L2 distance in input space (≤ {study['eps_max']:.3g} shown)", row=2, col=1)
@@ -36,10 +36,7 @@ def confidence_figure(study: dict, index: int, reference: int = 0) -> go.Figure:
     for r, c in ((1, 1), (1, 2), (2, 1)):
         fig.update_yaxes(title_text="fraction of test samples", row=r, col=c)
     fig.update_yaxes(title_text="local Lipschitz constant", row=2, col=2)
-    apply_style(fig, None, height=680)
-    fig.update_layout(margin=dict(t=150), title=dict(text=_title(study, index, reference), y=0.98, yanchor="top"),
-                      legend=dict(y=1.11, yanchor="bottom"))
-    return fig
+    return apply_style(fig, _title(study, index, reference), height=720)
 
 
 def net_label(eps: float) -> str:
@@ -53,7 +50,9 @@ def _report_traces(study, k, colour, slot=1):
     return [
         (go.Histogram(x=np.asarray(report["confidence"], float), name=name, xbins=dict(start=0, end=1.0001, size=0.025),
                       **common), 1, 1),
-        (go.Histogram(x=np.asarray(report["logit_margin"], float), name=name, nbinsx=40, showlegend=False, **common), 1, 2),
+        # one bin grid for both nets (bingroup): a narrow distribution got slivers of bars otherwise
+        (go.Histogram(x=np.asarray(report["logit_margin"], float), name=name, nbinsx=40, showlegend=False,
+                      bingroup="logit_margin", **common), 1, 2),
         (go.Histogram(x=_finite(report["margin"]), name=name, showlegend=False,
                       xbins=dict(start=0, end=study["eps_max"] * 1.0001, size=study["eps_max"] / 30), **common), 2, 1),
         (go.Bar(x=[f"h{l + 1}" if l < len(lip) - 1 else "logits" for l in range(len(lip))], y=lip, name=name,
@@ -76,8 +75,8 @@ def _title(study, index, reference):
     acc = study["adversarial_accuracy"]
     return ("<b>AT makes nets less confident, samples nearer the boundary in output space</b><br>"
             f"<sup>{summary_line(study, reference)}; adv. acc at ε = {eps:g}: {100 * acc[reference][index]:.1f} %"
-            f"<br>{summary_line(study, index)}; adv. acc at ε = {eps:g}: {100 * acc[index][index]:.1f} % "
-            "(PGD: upper bounds on robust accuracy)</sup>")
+            f"<br>{summary_line(study, index)}; adv. acc at ε = {eps:g}: {100 * acc[index][index]:.1f} %"
+            "<br>(adv. acc: PGD, upper bounds on robust accuracy)</sup>")
 
 
 def update_confidence_figure(fig, study: dict, index: int, reference: int = 0) -> None:
@@ -92,3 +91,41 @@ def update_confidence_figure(fig, study: dict, index: int, reference: int = 0) -
             if "legendgroup" in trace:
                 target.legendgroup = trace.legendgroup
         fig.layout.title.text = _title(study, index, reference)
+
+
+def accuracy_table(rows: list[dict], eps_grid: list[float]) -> go.Figure:
+    """Per net (experiments.confidence_and_margins.summary_rows) and attack ε: standard accuracy,
+    and robust accuracy under PGD, AutoAttack and both attacks (%). Every attack gives an UPPER
+    bound on the robust accuracy; the lower one is the tighter (usually AutoAttack)."""
+    pct = lambda v: "–" if v is None else f"{100 * v:.1f}"  # noqa: E731
+    cells = {"net": [], "attack ε": [], "standard (%)": [], "PGD (%)": [], "AutoAttack (%)": [], "both attacks (%)": []}
+    for row in rows:
+        for j, eps in enumerate(eps_grid):
+            for key, value in (("net", net_label(row["eps"])), ("attack ε", f"{eps:g}"),
+                               ("standard (%)", pct(row["standard_accuracy"])),
+                               ("PGD (%)", pct(row["adversarial_accuracy"][j])),
+                               ("AutoAttack (%)", pct(row["autoattack_accuracy"][j])),
+                               ("both attacks (%)", pct(row["combined_accuracy"][j]))):
+                cells[key].append(value)
+    fig = go.Figure(go.Table(header=dict(values=list(cells), align="left"),
+                             cells=dict(values=list(cells.values()), align="left")))
+    title = ("Accuracy under attack: PGD and AutoAttack both give UPPER bounds on the robust accuracy;<br>"
+             "the lower is the tighter (usually AutoAttack; – = AutoAttack off), both attacks = right under each")
+    return apply_style(fig, title, height=160 + 28 * len(cells["net"]))
+
+
+def single_net_figure(study: dict) -> go.Figure:
+    """confidence_figure of a study holding one net (e.g. one checkpoint), without a comparison."""
+    fig = confidence_figure(study, 0, 0)
+    fig.data = fig.data[:len(fig.data) // 2]  # the same net was drawn twice, as reference and as compared
+    acc = study["adversarial_accuracy"][0][0]
+    fig.layout.title.text = (f"<b>{summary_line(study, 0)}</b><br><sup>adv. acc at ε = {study['eps'][0]:g}: "
+                             f"{100 * acc:.1f} % (PGD: an upper bound on robust accuracy)</sup>")
+    return fig
+
+
+def study_figure(study: dict) -> go.Figure:
+    """The static figure of notebook 10: the last net against the first, or the net alone."""
+    if len(study["eps"]) == 1:
+        return single_net_figure(study)
+    return confidence_figure(study, len(study["eps"]) - 1)

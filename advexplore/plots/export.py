@@ -101,7 +101,7 @@ def export_notebook_figures(notebook, out_dir, formats=("png", "svg"), scale: fl
 
 def plotly_outputs_as_html(nb) -> None:
     """nbconvert cannot render plotly's JSON output: add a text/html version of each figure,
-    plotly.js embedded once (the page then works offline)."""
+    plotly.js embedded once (the page then works offline; no MathJax from a CDN)."""
 
     first = True
     for cell in nb.cells:
@@ -109,5 +109,53 @@ def plotly_outputs_as_html(nb) -> None:
             data = out.get("data", {})
             if PLOTLY_MIME in data and "text/html" not in data:
                 data["text/html"] = pio.to_html(go.Figure(data[PLOTLY_MIME]), full_html=False,
-                                                include_plotlyjs=first)
+                                                include_plotlyjs=first, include_mathjax=False)
                 first = False
+
+
+WIDGET_VIEW_MIME = "application/vnd.jupyter.widget-view+json"
+# nbconvert's lab page without what it would load from CDNs: require.js, MathJax, mermaid and the
+# widget manager (a static page has no kernel: figures come from plotly's JSON, formulas are MathML).
+OFFLINE_TEMPLATE = """{%- extends 'index.html.j2' -%}
+{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{% block jupyter_widgets %}{% endblock jupyter_widgets %}
+"""
+
+
+def offline_notebook_html(notebook) -> str:
+    """An executed notebook as one self-contained HTML page that requests nothing from any
+    other host when opened: plotly.js inlined once, formulas as MathML (plots.mathml), no
+    require.js, no widget manager and no widget state (a static page has no kernel)."""
+    import copy
+
+    import jinja2
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    from .mathml import protect_math, restore_math
+
+    nb = notebook if isinstance(notebook, nbformat.NotebookNode) else nbformat.read(str(notebook), as_version=4)
+    nb = copy.deepcopy(nb)
+    nb.metadata.pop("widgets", None)
+    formulas: list[str] = []
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = protect_math(cell.source, formulas)
+        outputs = []
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            data.pop(WIDGET_VIEW_MIME, None)  # a progress bar keeps its text/plain
+            for mime in ("text/markdown", "text/latex"):
+                if isinstance(data.get(mime), str):
+                    data[mime] = protect_math(data[mime], formulas)
+            if "data" not in out or data:
+                outputs.append(out)
+        if "outputs" in cell:
+            cell.outputs = outputs
+    plotly_outputs_as_html(nb)
+    exporter = HTMLExporter(extra_loaders=[jinja2.DictLoader({"advexplore_offline.html.j2": OFFLINE_TEMPLATE})],
+                            template_file="advexplore_offline.html.j2")
+    body, _ = exporter.from_notebook_node(nb)
+    return restore_math(body, formulas)

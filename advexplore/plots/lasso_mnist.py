@@ -8,6 +8,7 @@ from plotly.subplots import make_subplots
 from .style import PALETTE, apply_style
 
 METRIC_TITLES = {"adversarial": "adversarial test accuracy (PGD: an UPPER bound on robust accuracy)",
+                 "autoattack": "adversarial test accuracy (AutoAttack: an UPPER bound, usually the tighter one)",
                  "standard": "standard test accuracy"}
 
 
@@ -21,6 +22,8 @@ def lasso_boxplot(results: dict, metric: str = "adversarial", n_index: int | Non
     per repetition (same training sample and initialisation), so a paired gain is visible."""
     if metric not in METRIC_TITLES:
         raise ValueError(f"metric must be one of {tuple(METRIC_TITLES)}, got {metric!r}")
+    if results.get(metric) is None:
+        raise ValueError(f"metric {metric!r} was not measured (autoattack='off')")
     n_index = 0 if n_index is None else n_index
     fig = make_subplots(rows=1, cols=2, column_widths=[0.68, 0.32], horizontal_spacing=0.1,
                         subplot_titles=("all sample sizes", f"paired repetitions at n = {results['n'][n_index]}"))
@@ -36,9 +39,7 @@ def lasso_boxplot(results: dict, metric: str = "adversarial", n_index: int | Non
     fig.update_xaxes(title_text="training sample size n", type="category", row=1, col=1)
     fig.update_xaxes(title_text="penalty λ", type="category", row=1, col=2)
     fig.update_yaxes(title_text="accuracy", row=1, col=1)
-    apply_style(fig, METRIC_TITLES[metric] + f", L2 ε = {results['config']['eps']:.3g}", height=460)
-    fig.update_layout(margin=dict(t=110), legend=dict(y=1.1, yanchor="bottom"))
-    return fig
+    return apply_style(fig, METRIC_TITLES[metric] + f", L2 ε = {results['config']['eps']:.3g}", height=460)
 
 
 def pair_traces(results: dict, metric: str, n_index: int) -> list[dict]:
@@ -54,3 +55,22 @@ def _add_pairs(fig, results, metric, n_index):
                                  marker=dict(color=PALETTE[7], size=6), showlegend=False,
                                  name=f"repetition {r}"), row=1, col=2)
 
+
+
+def attack_table(rows: list[dict], eps: float) -> go.Figure:
+    """The rows of experiments.lasso_mnist.attack_comparison as a table: per n and λ the median
+    test accuracy clean, under PGD, under AutoAttack and under both, and in how many repetitions
+    each attack gave the tighter (lower) upper bound on the robust accuracy."""
+    pct = lambda v: f"{100 * v:.1f}"  # noqa: E731
+    cols = {"n": [str(r["n"]) for r in rows], "λ": [f"{r['lam']:g}" for r in rows],
+            "standard (%)": [pct(r["standard"]) for r in rows],
+            "PGD (%)": [pct(r["pgd"]) for r in rows], "AutoAttack (%)": [pct(r["autoattack"]) for r in rows],
+            "both attacks (%)": [pct(r["combined"]) for r in rows],
+            "reps: AutoAttack tighter / equal / PGD tighter":
+                [f"{r['autoattack_tighter']} / {r['equal']} / {r['pgd_tighter']}" for r in rows]}
+    fig = go.Figure(go.Table(header=dict(values=list(cols), align="left"),
+                             cells=dict(values=list(cols.values()), align="left")))
+    title = (f"Median test accuracy under attack, L2 ε = {eps:.3g}: every attack gives an UPPER bound on the "
+             "robust accuracy;<br>the lower one is the tighter (usually AutoAttack), a sample broken by either "
+             "is not robust (both attacks)")
+    return apply_style(fig, title, height=160 + 28 * len(rows))

@@ -14,7 +14,7 @@ TRACES = ("risk_path", "risk_path_eps0", "optimum", "risk_star", "shrinkage", "v
 def linear_risk_figure(views: dict) -> go.Figure:
     """Left: R_L(tθ0, ε) along the shrinkage path with θ* marked (eq. 5/9). Middle: R*(ε), v²
     and ‖θ*‖/‖θ0‖ (right axis) over ε, ε_c marked (Prop. 1, 8). Right: exact vs surrogate risk."""
-    fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.09,
+    fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.14,
                         specs=[[{}, {"secondary_y": True}, {}]],
                         subplot_titles=("risk along θ = t·θ0", "robust optimum over ε",
                                         "exact vs surrogate (ξ) risk"))
@@ -39,9 +39,6 @@ def linear_risk_figure(views: dict) -> go.Figure:
     fig.update_yaxes(title_text="‖θ*‖/‖θ0‖", range=[0, 1.05], tickmode="linear", tick0=0, dtick=0.2,
                      showgrid=False, row=1, col=2, secondary_y=True)
     apply_style(fig, height=470)
-    # three subplot titles sit at the top: the legend goes below the panels
-    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0),
-                      margin=dict(t=80, b=110))
     fill_linear_risk_figure(fig, views)
     return fig
 

@@ -6,7 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .style import PALETTE, apply_style
+from .style import PALETTE, apply_style, grid_axis
 
 
 def lazy_convergence_figure(grids: dict, title: str | None = None) -> go.Figure:
@@ -20,8 +20,9 @@ def lazy_convergence_figure(grids: dict, title: str | None = None) -> go.Figure:
                                      name=f"{activation}, n = {n}",
                                      line=dict(color=PALETTE[i % len(PALETTE)], dash=dashes[a % 4])))
     fig.add_hline(y=0.0, line=dict(color="#444", dash="dot"), annotation_text="R* (best linear model)")
-    fig.update_xaxes(title_text="hidden units h", type="log")
-    fig.update_yaxes(title_text="(R_N,ξ(θ_T) − R*) / v²   (test, surrogate attack)")
+    h_values = [h for grid in grids.values() for h in grid["h_values"]]
+    fig.update_xaxes(title_text="hidden units h", **grid_axis(h_values))
+    fig.update_yaxes(title_text="(R_N,ξ(θ_T) − R*) / v²<br>test risk, surrogate attack")
     return apply_style(fig, title or "Lazy two-layer nets reach the linear optimum R* (Thm 3/4)")
 
 
@@ -29,7 +30,7 @@ def _band(fig, steps, values, name, colour, row, col, scale):
     arr = np.asarray(values, dtype=float) / scale  # (reps, checkpoints)
     mean, sd = arr.mean(axis=0), arr.std(axis=0)
     fig.add_trace(go.Scatter(x=list(steps) + list(steps)[::-1], y=list(mean + sd) + list(mean - sd)[::-1],
-                             fill="toself", fillcolor=colour, opacity=0.2, line=dict(width=0),
+                             fill="toself", fillcolor=colour, opacity=0.2, mode="lines", line=dict(width=0),
                              showlegend=False, hoverinfo="skip"), row=row, col=col)
     fig.add_trace(go.Scatter(x=steps, y=mean, name=name, line=dict(color=colour)), row=row, col=col)
 

@@ -3,8 +3,8 @@ advexplore.experiments.adversarial_vs_regularized, the figures in advexplore.plo
 caches and sliders.
 
 Sliders: ε and ξ update live (continuous_update=True: they read cached PGD perturbations,
-a few ms); width, depth, activation, n and d refit the model and recompute every curve
-(≈ 0.1–1 s at width ≤ 256, depth ≤ 4, n ≤ 500), so they fire on release
+a few ms); width, depth, activation, n, d and the data's target refit the model and recompute
+every curve (≈ 0.5–2 s at width ≤ 256, depth ≤ 4, n ≤ 500), so they fire on release
 (continuous_update=False) and results are cached per setting.
 """
 from __future__ import annotations
@@ -15,29 +15,32 @@ import ipywidgets as widgets
 import torch
 
 from ..experiments.adversarial_vs_regularized import (ExplorerConfig, compare_training, decision_grid, explorer_data, explorer_model,
-                        fit_standard, risk_curves, surrogate_curve)
+                        fitted_curves, REG_GAP_KEYS, surrogate_curve)
+from ..experiments.adversarial_vs_regularized_data import TARGETS, check_target
+from ..plots.adversarial_gap import adversarial_gap_figure, update_gap_figure
 from ..plots.adversarial_vs_regularized import (arrow_segments, curve_values, decision_figure, gap_axis_range, risk_axis_range,
-                              risk_curves_figure, set_eps_marker, training_comparison_figure,
+                              mark_off_scale, risk_curves_figure, set_eps_marker, training_comparison_figure,
                               weight_norm_label)
 from ..models import ACTIVATIONS
 from ..regularized import OMEGAS
 from .figure_widget import new_figure_widget
 from .refit_queue import refit_slot
 
-MODEL_KEYS = ("width", "depth", "activation", "n", "d", "seed")
+MODEL_KEYS = ("width", "depth", "activation", "n", "d", "seed", "target")
 
 
 class AdversarialExplorer:
-    """State + figures of the explorer. `.ui` to display, `.figure` (risk curves),
-    `.decision` (2-D view), `.training` (comparison, after `.train()`), `.update(**values)`."""
+    """State + figures of the explorer. `.ui` to display, `.figure` (risk curves), `.gap`
+    (R_reg − R_adv), `.decision` (2-D view), `.training` (comparison, after `.train()`),
+    `.update(**values)`. target: the data's g(x) (experiments.adversarial_vs_regularized_data)."""
 
     def __init__(self, eps=0.6, xi=0.0, width=64, depth=2, activation="relu", n=200, d=2, seed=0,
                  omega="input_gradient", train_steps=100, train_lr=0.05, attack_steps=5,
-                 config: ExplorerConfig | None = None, cache_size: int = 16):
+                 config: ExplorerConfig | None = None, cache_size: int = 16, target="ring"):
         self.config = config or ExplorerConfig()
         self.eps_grid = torch.linspace(0.0, self.config.eps_max, self.config.n_eps)
         self.values = dict(eps=eps, xi=xi, width=width, depth=depth, activation=activation, n=n, d=d,
-                           seed=seed)
+                           seed=seed, target=check_target(target, d))
         self.omega, self.train_steps, self.train_lr, self.attack_steps = omega, train_steps, train_lr, attack_steps
         self._models: OrderedDict = OrderedDict()  # model key -> dict(model, x, y, curves, surface)
         self._cache_size = cache_size
@@ -45,6 +48,7 @@ class AdversarialExplorer:
         entry = self._entry()
         self.figure = new_figure_widget(risk_curves_figure(self.eps_grid, entry["curves"],
                                                            self._surrogate(entry), self.eps, self.xi))
+        self.gap = new_figure_widget(adversarial_gap_figure(self.eps_grid, entry["curves"], self.eps))
         self.decision = new_figure_widget(self._decision_static(entry))
         self.training = new_figure_widget(training_comparison_figure(
             {k: {"cost": {"passes": 0, "seconds": 0.0}, "test_standard_risk": 0, "test_adversarial_risk": 0}
@@ -76,12 +80,8 @@ class AdversarialExplorer:
             self._models.move_to_end(key)
             return self._models[key]
         v = self.values
-        x, y = explorer_data(v["n"], v["d"], v["seed"], self.config.sigma2)
-        model = explorer_model(v["d"], v["width"], v["depth"], v["activation"], v["seed"])
-        fit_standard(model, x, y, self.config.fit_steps, self.config.fit_lr)
-        curves = risk_curves(model, x, y, self.eps_grid, self.config, torch.Generator().manual_seed(v["seed"]))
-        entry = dict(model=model, x=x, y=y, curves=curves, surrogate={},
-                     surface=decision_grid(model, x) if v["d"] == 2 else None)
+        entry = fitted_curves(*(v[k] for k in MODEL_KEYS[:6]), v["target"], self.config, self.eps_grid)
+        entry.update(surrogate={}, surface=decision_grid(entry["model"], entry["x"]) if v["d"] == 2 else None)
         self._models[key] = entry
         if len(self._models) > self._cache_size:
             self._models.popitem(last=False)
@@ -95,18 +95,29 @@ class AdversarialExplorer:
 
     def curves(self) -> dict:
         """Every curve of the current model over the ε grid as lists (None where not computed),
-        with the grid itself under "eps" and the surrogate curve for the current ξ."""
+        with the grid itself under "eps", the surrogate curve for the current ξ and the gap of each
+        regularised risk to the adversarial one (REG_GAP_KEYS of risk_curves)."""
         entry = self._entry()
         out = {k: (None if v is None else v.tolist()) for k, v in curve_values(entry["curves"], self._surrogate(entry)).items()}
+        out.update({k: entry["curves"][k].tolist() for k in REG_GAP_KEYS})  # R_reg − R_adv (best attack)
         out["eps"] = self.eps_grid.tolist()
         return out
+
+    def fitted(self):
+        """(model, x, y) of the current setting: the standard-fitted model every curve describes and
+        its training data (e.g. for a check that recomputes the curves independently)."""
+        entry = self._entry()
+        return entry["model"], entry["x"], entry["y"]
 
     def current(self) -> dict:
         """The numbers at the current ε for the current model (floats), e.g. for the notebook's asserts."""
         entry, i = self._entry(), self.eps_index
         c = entry["curves"]
         out = {k: float(c[k][i]) for k in ("standard", "pgd", "weight_norm", "input_gradient",
-                                           "adversarial_gap", "weight_norm_gap", "input_gradient_gap")}
+                                           "adversarial_gap", "weight_norm_gap", "input_gradient_gap",
+                                           "adversarial", "weight_norm_minus_adversarial",
+                                           "input_gradient_minus_adversarial", "weight_norm_relative_gap",
+                                           "input_gradient_relative_gap")}
         out["surrogate"] = float(self._surrogate(entry)[i])
         if c["exhaustive"] is not None:
             out["exhaustive"], out["pgd_subset"] = float(c["exhaustive"][i]), float(c["pgd_subset"][i])
@@ -127,6 +138,7 @@ class AdversarialExplorer:
         unknown = set(values) - set(self.values)
         if unknown:
             raise ValueError(f"unknown explorer values {sorted(unknown)}; allowed: {sorted(self.values)}")
+        check_target(values.get("target", self.values["target"]), values.get("d", self.values["d"]))
         self.values.update(values)
         entry = self._entry()
         y = curve_values(entry["curves"], self._surrogate(entry))
@@ -140,8 +152,11 @@ class AdversarialExplorer:
                     trace.name = weight_norm_label(y)
             self.figure.layout.yaxis.range = risk_axis_range(y)
             self.figure.layout.yaxis2.range = gap_axis_range(y)
+            mark_off_scale(self.figure, y)   # the off-scale notes follow the curves
             set_eps_marker(self.figure, self.eps)
             self.figure.layout.title.text = f"Adversarial vs regularised risk (ξ = {self.xi:g}, ε = {self.eps:g})"
+        with self.gap.batch_update():
+            update_gap_figure(self.gap, entry["curves"], self.eps)
         self._update_decision(entry)
 
     def _update_decision(self, entry) -> None:
@@ -167,7 +182,7 @@ class AdversarialExplorer:
         the current ε and ξ on the current data; test on fresh data of the same size."""
         v = self.values
         entry = self._entry()
-        x_test, y_test = explorer_data(v["n"], v["d"], v["seed"] + 10_000, self.config.sigma2)
+        x_test, y_test = explorer_data(v["n"], v["d"], v["seed"] + 10_000, self.config.sigma2, v["target"])
         self.runs = compare_training(
             lambda: explorer_model(v["d"], v["width"], v["depth"], v["activation"], v["seed"]),
             entry["x"], entry["y"], x_test, y_test, eps=self.eps, xi=self.xi, omega=self.omega,
@@ -202,9 +217,14 @@ class AdversarialExplorer:
             "activation": widgets.Dropdown(value=v["activation"], options=list(ACTIVATIONS),
                                            description="φ"),
             "n": widgets.IntSlider(value=v["n"], min=50, max=500, step=50, description="n", **on_release),
-            "d": widgets.IntSlider(value=v["d"], min=1, max=20, description="d", **on_release),
+            "d": widgets.IntSlider(value=v["d"], min=TARGETS[v["target"]][1], max=20, description="d", **on_release),
+            "target": widgets.Dropdown(value=v["target"], options=list(TARGETS), description="target g(x)",
+                                       style={"description_width": "initial"}),
         }
         status = widgets.Label("")
+        # a target that needs d ≥ 2 (x₁x₂) raises the d slider first (observers run in order)
+        controls["target"].observe(lambda change: setattr(controls["d"], "min", TARGETS[change["new"]][1]),
+                                   names="value")
 
         def on_change(change, name):
             status.value = "computing…"
@@ -239,8 +259,8 @@ class AdversarialExplorer:
         button.on_click(on_click)
         rows = [widgets.HBox([controls["eps"], controls["xi"], controls["activation"]]),
                 widgets.HBox([controls["width"], controls["depth"]]),
-                widgets.HBox([controls["n"], controls["d"], status])]
-        return widgets.VBox(rows + [self.figure, self.decision, widgets.HBox([button, omega, bar, queued]),
+                widgets.HBox([controls["n"], controls["d"], controls["target"], status])]
+        return widgets.VBox(rows + [self.figure, self.gap, self.decision, widgets.HBox([button, omega, bar, queued]),
                                     self.training])
 
     def _key_with(self, name, value):

@@ -10,7 +10,7 @@ from .figure_widget import new_figure_widget
 
 
 class LassoView:
-    """Fig. 4 browser: metric toggle (adversarial / standard accuracy) and an n slider choosing
+    """Fig. 4 browser: metric toggle (PGD / AutoAttack / standard accuracy) and an n slider choosing
     which sample size's paired repetitions the right panel shows."""
 
     def __init__(self, results: dict, metric: str = "adversarial", n_index: int = 0):
@@ -20,7 +20,7 @@ class LassoView:
         self._ui = None
 
     def update(self, metric: str | None = None, n: int | None = None) -> None:
-        """metric: 'adversarial' | 'standard'; n: one of results['n']."""
+        """metric: 'adversarial' (PGD) | 'autoattack' | 'standard'; n: one of results['n']."""
         if metric is not None:
             if metric not in METRIC_TITLES:
                 raise ValueError(f"metric must be one of {tuple(METRIC_TITLES)}, got {metric!r}")
@@ -42,7 +42,8 @@ class LassoView:
     @property
     def ui(self):
         if self._ui is None:
-            metric = widgets.ToggleButtons(options=list(METRIC_TITLES), value=self.metric, description="accuracy")
+            measured = [m for m in METRIC_TITLES if self.results.get(m) is not None]  # no AutoAttack when off
+            metric = widgets.ToggleButtons(options=measured, value=self.metric, description="accuracy")
             n = widgets.SelectionSlider(options=self.results["n"], value=self.results["n"][self.n_index],
                                         description="n (right)", continuous_update=True)
             metric.observe(lambda c: self.update(metric=c["new"]), names="value")

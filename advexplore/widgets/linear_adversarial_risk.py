@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 
-from .._validate import NORMS
+from ..attacks import NORMS
 from ..experiments.linear_adversarial_risk import linear_risk_views
 from ..plots.linear_adversarial_risk import fill_linear_risk_figure, linear_risk_figure
 from .figure_widget import new_figure_widget
