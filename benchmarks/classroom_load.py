@@ -179,7 +179,7 @@ class Server:
             if p.pid == self.proc.pid:
                 continue
             try:
-                is_template = p.ppid() == self.proc.pid and "advexplore.app.kernel_fork" in " ".join(p.cmdline())
+                is_template = p.ppid() == self.proc.pid and "advexplore.app.kernel_template" in " ".join(p.cmdline())
             except self.psutil.Error:
                 continue
             if not is_template:

@@ -1,25 +1,14 @@
-"""The server behind `advexplore teach`: Voilà 0.5, plus what a lecture hall needs.
+"""The server behind `advexplore teach`: Voilà 0.5, plus what a lecture hall needs (details and
+measurements: docs/teaching.md). Run as `python advexplore/app/teach_server.py NOTEBOOK --port=…`
+(as a file, so that the server does not import torch with the advexplore package). Over Voilà:
 
-Run as `python advexplore/app/teach_server.py NOTEBOOK --port=… [Voilà options]` (that is what
-`advexplore teach` starts; as a file, so that the server does not import torch with the
-advexplore package). Over plain Voilà it adds:
-
-* **Kernels end when students leave** (`TeachKernelManager`). Voilà keeps every page's kernel
-  alive; jupyter_server's idle culler treats all kernels alike. Here a kernel is shut down
-  - `cull_idle_timeout` s after its last activity once its page has disconnected (closed tab),
-  - `cull_unconnected_timeout` s after its last activity if no page ever connected to it
-    (a crawler, a reload that fetched the HTML, a plain GET),
-  - `cull_connected_timeout` s after its last activity even with the page open (0: never),
-  checked every `cull_interval` s. Voilà's own "shut the kernel down on unload" beacon was
-  refused by the server (403: the page had no `_xsrf` cookie); the notebook pages now set it,
-  so a closed tab frees its kernel at once and the culler is the fallback.
-* **Kernels forked from a warm template** (`ForkingKernelManager`, see kernel_fork.py): the
-  imports of torch/plotly/advexplore are paid once per server instead of once per student.
-* **No request leaves the machine**: the `advexplore` Voilà template (share/voila/templates)
-  is Voilà's lab template without its Font Awesome links to a CDN.
-* `GET /advexplore/api/kernels` and `/advexplore/api/status` (authenticated): the live kernels
-  (pid, connections, idle seconds) and the template's state, for tests, the load benchmark and
-  a teacher's `curl`.
+* **Kernels end when students leave** (`TeachKernelManager`): shut down `cull_idle_timeout` s after
+  their page disconnected, `cull_unconnected_timeout` s if no page ever connected (a crawler, a
+  reload), `cull_connected_timeout` s idle even with the page open (0: never), checked every
+  `cull_interval` s; the pages set the `_xsrf` cookie so Voilà's unload beacon is accepted.
+* **Kernels forked from a warm template** (`ForkingKernelManager`, kernel_fork.py).
+* **No request leaves the machine**: the `advexplore` Voilà template (share/voila/templates).
+* `GET /advexplore/api/kernels` and `/advexplore/api/status` (teach_handlers.py).
 """
 from __future__ import annotations
 
@@ -31,34 +20,36 @@ if __name__ == "__main__" and not __package__ and sys.path and Path(sys.path[0])
 
 import atexit
 import importlib.util
-import inspect
-import json
 import os
 import uuid
 from datetime import timedelta
 
 from jupyter_client.provisioning import LocalProvisioner
 from jupyter_core.utils import ensure_async
-from jupyter_server.base.handlers import APIHandler
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager, ServerKernelManager
 from jupyter_server.utils import url_path_join
-from tornado import web
 from tornado.ioloop import PeriodicCallback
 from traitlets import Bool, Integer, List, Unicode, default
 
-if __package__:
-    from .kernel_fork import ForkedProcess, Template, forkable_args, preload_modules, return_large_blocks_to_the_os
-else:
-    # `advexplore teach` runs this file as a script: importing advexplore.app.* would run
-    # advexplore/__init__.py, i.e. import torch (~0.2 GiB) into a server that computes nothing.
-    _spec = importlib.util.spec_from_file_location("advexplore_teach_kernel_fork",
-                                                   Path(__file__).with_name("kernel_fork.py"))
-    _kernel_fork = importlib.util.module_from_spec(_spec)
-    sys.modules[_spec.name] = _kernel_fork
-    _spec.loader.exec_module(_kernel_fork)
-    ForkedProcess, Template = _kernel_fork.ForkedProcess, _kernel_fork.Template
-    forkable_args, preload_modules = _kernel_fork.forkable_args, _kernel_fork.preload_modules
-    return_large_blocks_to_the_os = _kernel_fork.return_large_blocks_to_the_os
+def _sibling(name: str):
+    """advexplore.app.<name>, or the file next to this one when run as a script: importing
+    advexplore.app.* would run advexplore/__init__.py, i.e. import torch (~0.2 GiB) into a server
+    that computes nothing (`advexplore teach` runs this file as a script)."""
+    if __package__:
+        return importlib.import_module(f"{__package__}.{name}")
+    spec = importlib.util.spec_from_file_location(f"advexplore_teach_{name}", Path(__file__).with_name(f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+_kernel_fork, _handlers = _sibling("kernel_fork"), _sibling("teach_handlers")
+ForkedProcess, Template = _kernel_fork.ForkedProcess, _kernel_fork.Template
+forkable_args, preload_modules = _kernel_fork.forkable_args, _kernel_fork.preload_modules
+return_large_blocks_to_the_os = _kernel_fork.return_large_blocks_to_the_os
+KernelListHandler, StatusHandler = _handlers.KernelListHandler, _handlers.StatusHandler
+sets_xsrf_cookie = _handlers.sets_xsrf_cookie
 
 SHARE = Path(__file__).resolve().parent / "share"
 TEMPLATE = "advexplore"
@@ -262,50 +253,6 @@ class TeachKernelManager(AsyncMappingKernelManager):
         return out
 
 
-def _kernels(km) -> list[dict]:
-    return km.kernels_report() if hasattr(km, "kernels_report") else [{"id": k} for k in km.list_kernel_ids()]
-
-
-class KernelListHandler(APIHandler):
-    """GET /advexplore/api/kernels: the server's kernels (JSON list)."""
-
-    @web.authenticated
-    def get(self):
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(_kernels(self.settings["kernel_manager"])))
-
-
-class StatusHandler(APIHandler):
-    """GET /advexplore/api/status: {"template": ready|starting|failed|off, "pid": server pid,
-    "kernels": [...]} — a load test waits for "ready" as a teacher starts the server before class."""
-
-    @web.authenticated
-    def get(self):
-        km = self.settings["kernel_manager"]
-        template = getattr(km, "template", None)
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"template": "off" if template is None else template.state, "pid": os.getpid(),
-                                "kernels": _kernels(km)}))
-
-
-# --------------------------------------------------------------------------- Voilà
-def _sets_xsrf_cookie(handler_class):
-    """A page handler that sets the `_xsrf` cookie: Voilà's front end posts the page's kernel
-    shutdown (`voila/api/shutdown/<id>`) on unload with the cookie's value, and without the
-    cookie the server answers 403 and the kernel lives on."""
-
-    class PageHandler(handler_class):
-        async def prepare(self, *args, **kwargs):
-            result = super().prepare(*args, **kwargs)
-            if inspect.isawaitable(result):
-                await result
-            if not self._finished:
-                self.xsrf_token  # noqa: B018 (the property sets the cookie)
-
-    PageHandler.__name__ = PageHandler.__qualname__ = handler_class.__name__
-    return PageHandler
-
-
 def make_app_class():
     from voila.app import Voila
     from voila.handler import VoilaHandler
@@ -330,7 +277,7 @@ def make_app_class():
             for spec in super().init_handlers():
                 pattern, cls, *rest = spec
                 if isinstance(cls, type) and issubclass(cls, VoilaHandler):
-                    cls = _sets_xsrf_cookie(cls)
+                    cls = sets_xsrf_cookie(cls)
                 handlers.append((pattern, cls, *rest))
             return [(url_path_join(self.server_url, "/advexplore/api/kernels"), KernelListHandler),
                     (url_path_join(self.server_url, "/advexplore/api/status"), StatusHandler), *handlers]
