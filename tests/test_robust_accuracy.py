@@ -129,3 +129,29 @@ def test_attack_name_is_checked():
     net, x, y = _linear()
     with pytest.raises(ValueError, match="attack must be one of"):
         adversarial_accuracy(net, x, y, 0.1, attack="fgsm")
+
+
+@pytest.mark.parametrize("norm", ["l2", "linf"])
+def test_wrn_evaluation_counts_any_iterate_like_robust_correct(norm):
+    """The WRN pipeline's evaluation (gpu.evaluate.pgd_any_iterate) on a binary linear classifier
+    equals the closed form, like robust_correct: the any-iterate rule with a random start."""
+    from advexplore.gpu.evaluate import evaluate
+
+    for seed in range(2, 12):  # a draw whose ε-balls stay inside [0, 1] and avoid near-ties
+        net, x, y = _linear(classes=2, n=40, seed=seed)
+        with torch.no_grad():  # the same classifier on images 0.5 + 0.1·x: f(x') = W(x' − 0.5)/0.1 + b
+            net[1].weight.mul_(10.0)
+            net[1].bias.sub_(net[1].weight.sum(1) * 0.5)
+        x = 0.5 + 0.1 * x
+        try:
+            eps = _eps_away_from_ties(net, x, y, norm)
+        except pytest.fail.Exception:
+            continue
+        if x.min() - eps > 0 and x.max() + eps < 1:
+            break
+    else:
+        pytest.fail("no suitable draw")
+    _, exact = _closed_form(net, x, y, eps, norm)
+    assert 0 < exact.sum() < len(y)
+    result = evaluate(net, x, y, eps, norm=norm, steps=20, generator=torch.Generator().manual_seed(0))
+    assert result["robust_acc"] == pytest.approx(exact.float().mean().item())
