@@ -109,9 +109,10 @@ def accuracy_table(rows: list[dict], eps_grid: list[float]) -> go.Figure:
                 cells[key].append(value)
     fig = go.Figure(go.Table(header=dict(values=list(cells), align="left"),
                              cells=dict(values=list(cells.values()), align="left")))
-    title = ("Accuracy under attack: PGD and AutoAttack both give UPPER bounds on the robust accuracy;<br>"
-             "the lower is the tighter (usually AutoAttack; – = AutoAttack off), both attacks = right under each")
-    return apply_style(fig, title, height=160 + 28 * len(cells["net"]))
+    title = ("Accuracy under attack: PGD and AutoAttack give UPPER bounds<br>"
+             "on the robust accuracy; the lower is the tighter (usually AutoAttack;<br>"
+             "– = AutoAttack off); both attacks = right under each")
+    return apply_style(fig, title, height=200 + 28 * len(cells["net"]))
 
 
 def single_net_figure(study: dict) -> go.Figure:

@@ -70,7 +70,7 @@ def attack_table(rows: list[dict], eps: float) -> go.Figure:
                 [f"{r['autoattack_tighter']} / {r['equal']} / {r['pgd_tighter']}" for r in rows]}
     fig = go.Figure(go.Table(header=dict(values=list(cols), align="left"),
                              cells=dict(values=list(cols.values()), align="left")))
-    title = (f"Median test accuracy under attack, L2 ε = {eps:.3g}: every attack gives an UPPER bound on the "
-             "robust accuracy;<br>the lower one is the tighter (usually AutoAttack), a sample broken by either "
-             "is not robust (both attacks)")
-    return apply_style(fig, title, height=160 + 28 * len(rows))
+    title = (f"Median test accuracy under attack, L2 ε = {eps:.3g}:<br>every attack gives an UPPER bound "
+             "on the robust accuracy;<br>the lower one is the tighter (usually AutoAttack);<br>a sample broken "
+             "by either is not robust (both attacks)")
+    return apply_style(fig, title, height=220 + 28 * len(rows))
