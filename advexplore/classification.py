@@ -259,7 +259,8 @@ def robust_accuracies(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, n
     breaks is not robust, so this is the tightest of the three); and their means
     `standard_accuracy`, `pgd_accuracy`, `autoattack_accuracy`, `combined_accuracy` (None when off).
     Every robust accuracy is an UPPER bound on the true one and at most the standard accuracy;
-    the lower of PGD and AutoAttack is the tighter (usually AutoAttack's). At ε = 0 no attack runs."""
+    the lower of PGD and AutoAttack is the tighter (usually AutoAttack's). At ε = 0 no attack runs;
+    AutoAttack attacks only the samples right when clean (the others count as broken anyway)."""
     check_batch(model, x, y)
     if autoattack not in AUTOATTACK_MODES:
         raise ValueError(f"autoattack must be one of {AUTOATTACK_MODES}, got {autoattack!r}")
@@ -274,8 +275,10 @@ def robust_accuracies(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, n
         pgd, aa = clean, (None if autoattack == "off" else clean)
     else:
         pgd = robust_correct(model, x, y, eps, norm=norm, steps=steps, clip=clip, generator=generator)
-        aa = None if autoattack == "off" else autoattack_correct(model, x, y, eps, norm=norm, clip=clip,
-                                                                batch_size=batch_size, version=autoattack)
+        aa = None if autoattack == "off" else clean.clone()
+        if aa is not None and clean.any():  # a wrong clean answer is not robust: attack only the right ones
+            aa[clean] = autoattack_correct(model, x[clean], y[clean], eps, norm=norm, clip=clip,
+                                           batch_size=batch_size, version=autoattack)
     both = pgd if aa is None else pgd & aa
     mean = lambda c: None if c is None else c.float().mean().item()  # noqa: E731
     return {"clean": clean, "pgd": pgd, "autoattack": aa, "both": both,
